@@ -1,0 +1,41 @@
+# One entry point for people and CI. Every target sets up the pinned virtual environment first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_DISABLE_TELEMETRY := true
+
+.PHONY: setup demo test ui webhook sms-simulator lock clean
+
+setup: $(VENV)/.installed
+
+# uv installs the compiled lock file (requirements.lock) exactly; it is itself pinned inside the venv.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	$(PY) -m complaints_platform.cli dbt-parse
+	touch $@
+
+demo: setup  ## generate a day of complaints, ingest it through the real edges, materialize everything
+	$(VENV)/bin/complaints demo
+
+test: setup  ## the whole test suite (CI runs exactly this)
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+ui: setup  ## Dagster webserver + daemon on the demo's instance: http://127.0.0.1:3000
+	$(VENV)/bin/complaints ui
+
+webhook: setup  ## the social-media webhook receiver
+	$(VENV)/bin/complaints webhook
+
+sms-simulator: setup  ## the SMS provider simulator on loopback
+	$(VENV)/bin/complaints sms-simulator
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf data $(VENV)

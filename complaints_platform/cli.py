@@ -1,0 +1,111 @@
+"""The `complaints` command: demo, UI, the webhook receiver, the SMS simulator, dbt parse."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from complaints_platform import runtime
+from complaints_platform.lib.settings import Settings
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("COMPLAINTS_DATA_DIR", "data")).resolve()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from complaints_platform.simulate.demo import run_demo
+
+    run_demo(_data_dir(args), date.fromisoformat(args.day) if args.day else None, args.seed)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """dagster dev (webserver + daemon) on the data dir's instance, with default signal handling."""
+    runtime.prepare_environment(_data_dir(args))
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(runtime.REPO_ROOT / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]
+    print(f"Dagster UI on http://{args.host}:{args.port} (instance {os.environ['DAGSTER_HOME']})", flush=True)
+    # Restore default signal handlers in the child so Ctrl-C and SIGTERM stop it (STACK.md trap).
+    return subprocess.call(
+        command,
+        cwd=runtime.REPO_ROOT,
+        preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), signal.signal(signal.SIGTERM, signal.SIG_DFL)),
+    )
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from complaints_platform.webhook.app import serve
+
+    data_dir = _data_dir(args)
+    os.environ["COMPLAINTS_DATA_DIR"] = str(data_dir)
+    secret = Settings.from_env().require("webhook_secret")
+    serve(data_dir, secret, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_sms_simulator(args: argparse.Namespace) -> int:
+    from complaints_platform.simulate.sms_provider import serve
+
+    data_dir = _data_dir(args)
+    os.environ["COMPLAINTS_DATA_DIR"] = str(data_dir)
+    token = Settings.from_env().require("sms_api_token")
+    messages = Path(args.messages or data_dir / "simulator" / "sms_messages.jsonl")
+    serve(messages, token, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_dbt_parse(args: argparse.Namespace) -> int:
+    """Write dbt_project/target/manifest.json, which the Dagster definitions load."""
+    from dbt.cli.main import dbtRunner
+
+    project = runtime.REPO_ROOT / "dbt_project"
+    os.environ.setdefault("COMPLAINTS_DATA_DIR", str(_data_dir(args)))
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project)])
+    return 0 if result.success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="complaints", description=__doc__)
+    parser.add_argument("--data-dir", help="the data directory (default: $COMPLAINTS_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate a day of complaints, ingest it through the real edges, materialize everything")
+    demo.add_argument("--day", help="the day to generate (YYYY-MM-DD, default yesterday UTC)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+
+    ui = sub.add_parser("ui", help="the Dagster webserver and daemon on the demo's instance")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
+    webhook = sub.add_parser("webhook", help="the social-media webhook receiver (needs COMPLAINTS_WEBHOOK_SECRET)")
+    webhook.add_argument("--host", default="127.0.0.1")
+    webhook.add_argument("--port", type=int, default=8765)
+    webhook.set_defaults(func=cmd_webhook)
+
+    sms = sub.add_parser("sms-simulator", help="the SMS provider simulator on loopback (needs COMPLAINTS_SMS_API_TOKEN)")
+    sms.add_argument("--host", default="127.0.0.1")
+    sms.add_argument("--port", type=int, default=8766)
+    sms.add_argument("--messages", help="JSONL file of messages to serve (default <data>/simulator/sms_messages.jsonl)")
+    sms.set_defaults(func=cmd_sms_simulator)
+
+    parse = sub.add_parser("dbt-parse", help="write the dbt manifest the Dagster definitions load")
+    parse.set_defaults(func=cmd_dbt_parse)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

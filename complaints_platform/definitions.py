@@ -1,0 +1,96 @@
+"""The one Definitions: every asset, check, sensor and schedule, with project-wide policy applied here.
+
+Policy applied once, over every asset spec (including dbt's and the multi-asset's):
+- an owner;
+- a freshness policy matching the asset's promise (by cadence; see FRESHNESS);
+- declarative automation: everything downstream of the sources updates eagerly when its inputs do,
+  so late data flows to the cleaned layer and the marts without a person.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from complaints_platform.defs import automation
+from complaints_platform.defs.categories.model import category_model, complaints_categorised
+from complaints_platform.defs.cleaned.complaints import complaints_cleaned
+from complaints_platform.defs.marts.project import dbt_project
+from complaints_platform.defs.marts.warehouse import analytics_duckdb, warehouse_models
+from complaints_platform.defs.resources import resources_from_settings
+from complaints_platform.defs.sources.call_center import call_center_raw
+from complaints_platform.defs.sources.reference import customers, fiscal_calendar
+from complaints_platform.defs.sources.sms import sms_raw
+from complaints_platform.defs.sources.social_media import social_media_raw
+from complaints_platform.defs.sources.web_forms import web_forms_raw
+from complaints_platform.lib.settings import Settings
+
+OWNER = "team:complaints-data"
+
+
+def _window(fail: timedelta, warn: timedelta) -> dg.FreshnessPolicy:
+    return dg.FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
+
+
+# The promise each asset makes, by key (sources by cadence; everything built from them follows them).
+FRESHNESS: dict[str, dg.FreshnessPolicy] = {
+    "social_media_raw": _window(timedelta(minutes=60), timedelta(minutes=30)),
+    "sms_raw": _window(timedelta(minutes=60), timedelta(minutes=30)),
+    "web_forms_raw": _window(timedelta(minutes=60), timedelta(minutes=30)),
+    "call_center_raw": _window(timedelta(hours=13), timedelta(hours=12, minutes=30)),
+    "customers": _window(timedelta(hours=26), timedelta(hours=25)),
+    "fiscal_calendar": _window(timedelta(days=366), timedelta(days=300)),
+    "category_model": _window(timedelta(days=31), timedelta(days=28)),
+}
+# Cleaned layer, categories, warehouse and marts: within two hours of their sources.
+DOWNSTREAM_FRESHNESS = _window(timedelta(hours=2), timedelta(hours=1))
+SOURCE_KEYS = {dg.AssetKey(k) for k in FRESHNESS}
+
+
+def _apply_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+    key = spec.key.to_user_string()
+    downstream = spec.key not in SOURCE_KEYS
+    return spec.replace_attributes(
+        owners=spec.owners or [OWNER],
+        freshness_policy=spec.freshness_policy or FRESHNESS.get(key, DOWNSTREAM_FRESHNESS),
+        automation_condition=(
+            spec.automation_condition or (dg.AutomationCondition.eager() if downstream else None)
+        ),
+    )
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    # dbt's profile and sources read the lake's location from the environment.
+    os.environ.setdefault("COMPLAINTS_DATA_DIR", str(settings.data_dir))
+    defs = dg.Definitions(
+        assets=[
+            social_media_raw,
+            sms_raw,
+            call_center_raw,
+            web_forms_raw,
+            customers,
+            fiscal_calendar,
+            complaints_cleaned,
+            category_model,
+            complaints_categorised,
+            warehouse_models,
+            analytics_duckdb,
+        ],
+        jobs=automation.JOBS,
+        sensors=automation.SENSORS,
+        schedules=automation.SCHEDULES,
+        resources={
+            **resources_from_settings(settings),
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")),
+        },
+    )
+    return defs.map_asset_specs(func=_apply_policy)
+
+
+defs = build_definitions()

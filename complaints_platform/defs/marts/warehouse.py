@@ -1,0 +1,63 @@
+"""The warehouse (dbt: staging, star schema, marts) and the analysts' published copy."""
+
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from complaints_platform.defs.marts.project import dbt_project
+from complaints_platform.defs.resources import LakeResource
+from complaints_platform.lib import lake as lakelib
+from complaints_platform.lib.warehouse import publish_analytics_copy
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        name = dbt_resource_props["name"]
+        return "marts" if name.startswith(("mart_", "fct_", "dim_")) else "warehouse"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=WarehouseTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """dbt build of the warehouse: staging views, the star schema and the managers' marts (tests run
+    as asset checks). Not partitioned: every model is rebuilt whole from the lake, which DuckDB does
+    in seconds and which lets late records change the day they belong to."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dg.asset(
+    deps=[warehouse_models],
+    pool=WAREHOUSE_POOL,
+    group_name="marts",
+    kinds={"duckdb"},
+    description=(
+        "analytics.duckdb: the analysts' copy of the warehouse, published atomically after every "
+        "marts build (copied to a temporary file, checkpointed, renamed). Analysts open it "
+        "read-only and never hold a lock the pipeline needs; the pipeline never waits on them."
+    ),
+)
+def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    target, tables = publish_analytics_copy(lake.root / "warehouse.duckdb", lake.root / "analytics.duckdb")
+    context.log.info(f"published {target} with {len(tables)} tables/views")
+    with duckdb.connect(str(target), read_only=True) as con:
+        complaints = con.execute("select count(*) from fct_complaints").fetchone()[0]
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "tables": ", ".join(tables),
+            "fct_complaints_rows": complaints,
+            "dagster/row_count": complaints,
+        }
+    )

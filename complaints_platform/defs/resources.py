@@ -1,0 +1,89 @@
+"""Resources: the platform's connections to its lake and its sources, configured from the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+from complaints_platform.lib.pii import PiiMasker
+from complaints_platform.lib.settings import Settings
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The data directory (landing, bronze, silver, reference, models, DuckDB files)."""
+
+    data_dir: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir)
+
+
+class PiiResource(dg.ConfigurableResource):
+    """The secret key that masks personal data (keyed deterministic tokens)."""
+
+    key: str = ""
+    default_region: str = "GB"
+
+    def masker(self) -> PiiMasker:
+        if not self.key:
+            raise dg.Failure("COMPLAINTS_PII_KEY is not set: the platform will not write unmasked data")
+        return PiiMasker(self.key, self.default_region)
+
+
+class SmsApiResource(dg.ConfigurableResource):
+    """The SMS provider's REST API."""
+
+    base_url: str
+    token: str = ""
+    page_size: int = 200
+    timeout_seconds: float = 30.0
+
+    def client(self) -> httpx.Client:
+        if not self.token:
+            raise dg.Failure("COMPLAINTS_SMS_API_TOKEN is not set")
+        return httpx.Client(timeout=self.timeout_seconds)
+
+
+class WebFormsDbResource(dg.ConfigurableResource):
+    """The website's OLTP database (SQLAlchemy URL: SQLite or PostgreSQL)."""
+
+    url: str
+
+
+class CallCenterDropResource(dg.ConfigurableResource):
+    """The folder the CRM drops its call-centre CSV exports in, and how to read them."""
+
+    folder: str
+    timezone: str = "Europe/London"
+    filename_pattern: str = r"(?P<ts>\d{8}T\d{4})"
+    column_map_json: str = "{}"
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        return json.loads(self.column_map_json)
+
+
+class CrmSnapshotResource(dg.ConfigurableResource):
+    """The folder holding daily CRM customer snapshots (customers_YYYY-MM-DD.csv)."""
+
+    folder: str
+
+
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "lake": LakeResource(data_dir=str(settings.data_dir)),
+        "pii": PiiResource(key=settings.pii_key or "", default_region=settings.default_phone_region),
+        "sms_api": SmsApiResource(base_url=settings.sms_api_url, token=settings.sms_api_token or ""),
+        "web_forms_db": WebFormsDbResource(url=settings.web_forms_url),
+        "call_center": CallCenterDropResource(
+            folder=str(settings.call_center_drop_dir),
+            timezone=settings.call_center_timezone,
+            filename_pattern=settings.call_center_filename_pattern,
+            column_map_json=json.dumps(settings.call_center_column_map),
+        ),
+        "crm": CrmSnapshotResource(folder=str(settings.crm_snapshot_dir)),
+    }

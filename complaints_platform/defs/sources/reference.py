@@ -1,0 +1,63 @@
+"""Reference data: the CRM's customer snapshot (masked) and the fiscal calendar."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from complaints_platform.defs.partitions import daily
+from complaints_platform.defs.resources import CrmSnapshotResource, LakeResource, PiiResource
+from complaints_platform.lib import lake as lakelib
+from complaints_platform.lib.crm import latest_snapshot, read_crm_snapshot, snapshot_date
+from complaints_platform.lib.reference import CUSTOMERS_SCHEMA, mask_customers
+from complaints_platform.lib.reference import fiscal_calendar as build_calendar
+
+FISCAL_YEAR_START_MONTH = 4
+
+
+@dg.asset(
+    partitions_def=daily,
+    group_name="reference",
+    kinds={"python", "parquet"},
+    description=(
+        "Customers from the CRM's daily snapshot (the latest one on or before the day), with every "
+        "identifier replaced by its keyed token so complaints join to it without exposing PII. "
+        "Daily partitions; feeds dim_customer."
+    ),
+)
+def customers(
+    context: dg.AssetExecutionContext, lake: LakeResource, crm: CrmSnapshotResource, pii: PiiResource
+) -> dg.MaterializeResult:
+    day = date.fromisoformat(context.partition_key)
+    snapshot = latest_snapshot(Path(crm.folder), day)
+    if snapshot is None:
+        context.log.warning(f"no CRM snapshot on or before {day} in {crm.folder}; writing no customers")
+        frame = pl.DataFrame(schema=CUSTOMERS_SCHEMA)
+    else:
+        frame = mask_customers(read_crm_snapshot(snapshot), pii.masker(), snapshot_date(snapshot))
+    target = lakelib.date_dir(lake.root, "reference", "customers", day.isoformat()) / "customers.parquet"
+    lakelib.write_parquet_atomic(frame, target)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "snapshot": str(snapshot.name) if snapshot else "none",
+        }
+    )
+
+
+@dg.asset(
+    group_name="reference",
+    kinds={"python", "parquet"},
+    description=(
+        "The fiscal calendar (fiscal year starting in April, named by the year it ends in: "
+        "FY2027 runs April 2026 to March 2027), one row per date 2020-2035. Not partitioned: it is "
+        "static reference data generated whole."
+    ),
+)
+def fiscal_calendar(lake: LakeResource) -> dg.MaterializeResult:
+    frame = build_calendar(date(2020, 1, 1), date(2035, 12, 31), FISCAL_YEAR_START_MONTH)
+    lakelib.write_parquet_atomic(frame, lake.root / "reference" / "fiscal_calendar" / "fiscal_calendar.parquet")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": frame.height, "fiscal_year_start_month": FISCAL_YEAR_START_MONTH}
+    )

@@ -1,0 +1,71 @@
+"""The shape every channel's bronze frame has: one row per received record, nothing dropped.
+
+Each channel parser (``lib/<channel>.py``) returns a polars frame with exactly the common columns
+below, in this order, followed by that channel's own typed columns (``CHANNEL_COLUMNS``).
+Bronze is a structural parse only: JSON / CSV / API page / table row into columns. Timestamps stay
+as the source wrote them (``*_text``); the cleaned layer turns them into UTC in one place
+(``lib/timestamps.py``) and quarantines what cannot be read. A record whose structure cannot be
+parsed at all still gets a row: its ``raw`` payload, where it came from, and ``parse_error``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+BRONZE_SCHEMA: dict[str, pl.DataType] = {
+    "record_id": pl.String(),  # the channel's own id (webhook-id, SMS id, call id, form id)
+    "source_location": pl.String(),  # file:line, API page, or table row: where to find the original
+    "received_at": UTC_DATETIME,  # when the platform (or the provider) received it
+    "raw": pl.String(),  # the record exactly as received (one JSON object, one CSV record, one row)
+    "parse_error": pl.String(),  # null when the record parsed; else why not
+    "event_time_text": pl.String(),  # when the complaint was made, as the source wrote it
+    "event_time_zone": pl.String(),  # IANA zone to assume when event_time_text has no offset
+    "text": pl.String(),  # the complaint text
+    "author_name": pl.String(),
+    "email": pl.String(),
+    "phone": pl.String(),
+    "handle": pl.String(),  # social-media handle
+    "account_number": pl.String(),  # the customer's account number as given
+    "status": pl.String(),  # case status where the source has one (call centre, web forms)
+    "resolved_at_text": pl.String(),  # when the case was resolved, as the source wrote it
+}
+
+# Channel-specific typed columns that follow the common ones.
+CHANNEL_COLUMNS: dict[str, dict[str, pl.DataType]] = {
+    "social_media": {
+        "platform": pl.String(),
+        "post_id": pl.String(),
+        "in_reply_to": pl.String(),
+        "event_type": pl.String(),
+    },
+    "sms": {"to_number": pl.String(), "segments": pl.Int32(), "api_page": pl.Int32()},
+    "call_center": {
+        "agent_id": pl.String(),
+        "wait_seconds": pl.Int32(),
+        "handle_seconds": pl.Int32(),
+        "export_file": pl.String(),
+    },
+    "web_forms": {"subject": pl.String(), "updated_at_text": pl.String()},
+}
+
+CHANNELS = tuple(CHANNEL_COLUMNS)
+
+
+def bronze_schema(channel: str) -> dict[str, pl.DataType]:
+    return {**BRONZE_SCHEMA, **CHANNEL_COLUMNS[channel]}
+
+
+def empty_bronze(channel: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=bronze_schema(channel))
+
+
+def to_bronze(channel: str, rows: list[dict]) -> pl.DataFrame:
+    """Build a bronze frame from row dicts; missing keys become nulls, columns in contract order."""
+    schema = bronze_schema(channel)
+    if not rows:
+        return empty_bronze(channel)
+    return pl.DataFrame(
+        [{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row"
+    )

@@ -1,0 +1,289 @@
+"""Call-centre CSV exports: find a window's files, decode them, and parse them into bronze rows.
+
+The exports come from a system we do not control, so the parser expects mess: a byte-order mark,
+UTF-16 from Excel, Windows-1252 names, notes that span lines, blank lines, rows with too many or
+too few fields, headers that a deployment renames (``COMPLAINTS_CALL_CENTER_COLUMN_MAP``). No
+record is dropped: one that cannot be read becomes a bronze row with ``parse_error`` set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from complaints_platform.lib.bronze import to_bronze
+from complaints_platform.lib.settings import Settings
+
+CHANNEL = "call_center"
+DEFAULT_FILENAME_PATTERN = Settings.call_center_filename_pattern
+FILENAME_TS_FORMAT = "%Y%m%dT%H%M"
+
+COLUMNS = (
+    "call_id",
+    "call_started_at",
+    "agent_id",
+    "account_number",
+    "caller_name",
+    "caller_phone",
+    "notes",
+    "status",
+    "resolved_at",
+    "wait_seconds",
+    "handle_seconds",
+)
+REQUIRED_COLUMNS = ("call_id", "call_started_at", "notes")
+INTEGER_COLUMNS = ("wait_seconds", "handle_seconds")
+
+_INT32_MAX = 2**31 - 1
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+_BOMS = (  # (mark, codec for the bytes after it, name reported)
+    (b"\xef\xbb\xbf", "utf-8", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16-le", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be", "utf-16-be"),
+)
+
+
+def decode_export(data: bytes) -> tuple[str, str]:
+    """Decode an export's bytes; return the text (without BOM) and the encoding used.
+
+    A BOM decides (UTF-8 or UTF-16 LE/BE); else the bytes are UTF-8 if they decode as UTF-8, else
+    Windows-1252. The five bytes Windows-1252 leaves undefined are read as Latin-1 (encoding
+    reported as ``cp1252+latin-1``), so decoding never fails and never loses a byte.
+    """
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            # The BOM is the exporter's declaration: trust it, and keep going past a bad byte.
+            return data[len(bom) :].decode(codec, errors="replace"), name
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    parts: list[str] = []
+    position, fell_back = 0, False
+    while True:
+        try:
+            parts.append(data[position:].decode("cp1252"))
+            break
+        except UnicodeDecodeError as error:
+            bad = position + error.start
+            parts.append(data[position:bad].decode("cp1252"))
+            parts.append(data[bad : bad + 1].decode("latin-1"))
+            position, fell_back = bad + 1, True
+    return "".join(parts), "cp1252+latin-1" if fell_back else "cp1252"
+
+
+def export_timestamp(path: Path, pattern: str = DEFAULT_FILENAME_PATTERN) -> datetime:
+    """When an export was taken (UTC): the ``ts`` group of its file name, else its mtime."""
+    match = re.search(pattern, path.name)
+    stamp = match.groupdict().get("ts") if match else None
+    if stamp:
+        try:
+            return datetime.strptime(stamp, FILENAME_TS_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            pass  # a name like calls_20261399T9999.csv: place it by mtime, as if unnamed
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def is_export_file(path: Path) -> bool:
+    """A finished CSV export: not hidden, not an editor/lock/temporary file."""
+    name = path.name
+    return (
+        path.is_file()
+        and not name.startswith((".", "~"))
+        and path.suffix.lower() == ".csv"
+    )
+
+
+def files_for_window(
+    drop_dir: Path,
+    window_start: datetime,
+    window_end: datetime,
+    pattern: str = DEFAULT_FILENAME_PATTERN,
+) -> list[Path]:
+    """The exports in ``drop_dir`` whose timestamp is in [window_start, window_end), oldest first.
+
+    Naive window bounds are taken as UTC.
+    """
+    if not drop_dir.is_dir():
+        return []
+    start, end = _as_utc(window_start), _as_utc(window_end)
+    found = []
+    for path in drop_dir.iterdir():
+        if not is_export_file(path):
+            continue
+        try:
+            stamp = export_timestamp(path, pattern)
+        except FileNotFoundError:
+            continue  # moved away (archived, or renamed into place) while we listed the folder
+        if start <= stamp < end:
+            found.append((stamp, path.name, path))
+    return [path for _, _, path in sorted(found)]
+
+
+def parse_call_center_csv(
+    path: Path,
+    column_map: dict[str, str],
+    timezone: str,
+    location_root: Path | None = None,
+    pattern: str = DEFAULT_FILENAME_PATTERN,
+) -> pl.DataFrame:
+    """Parse one export into bronze rows for channel ``call_center``: one row per CSV record.
+
+    ``source_location`` is the file's path relative to ``location_root`` (its name when no root is
+    given) and the line the record starts on. Values are stripped of surrounding whitespace and
+    empty ones become null, except ``notes``, which is kept as typed.
+    """
+    text, _encoding = decode_export(path.read_bytes())
+    relative = _relative_name(path, location_root)
+    received_at = export_timestamp(path, pattern)
+    lines = list(io.StringIO(text, newline=""))
+    reader = csv.reader(iter(lines))
+    common = {
+        "received_at": received_at,
+        "event_time_zone": timezone,
+        "export_file": path.name,
+    }
+
+    def located(line: int) -> dict:
+        return {
+            **common,
+            "record_id": f"{path.name}:{line}",
+            "source_location": f"{relative}:{line}",
+        }
+
+    def physical_text(first: int, last: int) -> str:
+        return "".join(lines[first - 1 : last]).rstrip("\r\n")
+
+    rows: list[dict] = []
+    header: dict[str, int] | None = None
+    header_width = 0
+    last_line = 0
+    while True:
+        first = last_line + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            rows.append(
+                {
+                    **located(first),
+                    "raw": physical_text(first, reader.line_num),
+                    "parse_error": f"unreadable CSV record: {error}",
+                }
+            )
+            last_line = reader.line_num
+            continue
+        last_line = reader.line_num
+        if all(not field.strip() for field in record):
+            continue  # blank line (or a row of empty cells)
+        if header is None:
+            header, header_width = _read_header(record, column_map), len(record)
+            missing = [name for name in REQUIRED_COLUMNS if name not in header]
+            if missing:
+                rows.append(
+                    {
+                        **located(first),
+                        "raw": physical_text(first, last_line),
+                        "parse_error": "header is missing required columns: " + ", ".join(missing),
+                    }
+                )
+                break
+            continue
+        if len(record) != header_width:
+            rows.append(
+                {
+                    **located(first),
+                    "raw": physical_text(first, last_line),
+                    "parse_error": f"expected {header_width} fields, found {len(record)}",
+                }
+            )
+            continue
+        errors = []
+        if last_line == len(lines) and physical_text(first, last_line).count('"') % 2:
+            errors.append("unterminated quoted field at end of file")
+        values = {name: _cell(record[index], name) for name, index in header.items()}
+        counts: dict[str, int | None] = {}
+        for name in INTEGER_COLUMNS:
+            counts[name], error = _whole_seconds(values.get(name), name)
+            if error:
+                errors.append(error)
+        row = located(first)
+        if values.get("call_id"):
+            row["record_id"] = values["call_id"]
+        rows.append(
+            {
+                **row,
+                "raw": _serialise(record),
+                "parse_error": "; ".join(errors) or None,
+                "event_time_text": values.get("call_started_at"),
+                "text": values.get("notes"),
+                "author_name": values.get("caller_name"),
+                "phone": values.get("caller_phone"),
+                "account_number": values.get("account_number"),
+                "status": values.get("status"),
+                "resolved_at_text": values.get("resolved_at"),
+                "agent_id": values.get("agent_id"),
+                **counts,
+            }
+        )
+    return to_bronze(CHANNEL, rows)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _relative_name(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def _header_key(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip().casefold()
+
+
+def _read_header(record: list[str], column_map: dict[str, str]) -> dict[str, int]:
+    """Our column name -> field index. Renames first, then a case-insensitive match; the first
+    of two fields that map to one column wins; fields we do not know are ignored (kept in raw)."""
+    renames = {_header_key(theirs): ours for theirs, ours in column_map.items()}
+    ours_by_key = {name.casefold(): name for name in COLUMNS}
+    positions: dict[str, int] = {}
+    for index, field in enumerate(record):
+        key = _header_key(field)
+        name = ours_by_key.get(_header_key(renames.get(key, key)))
+        if name is not None and name not in positions:
+            positions[name] = index
+    return positions
+
+
+def _cell(value: str, column: str) -> str | None:
+    if column == "notes":
+        return value if value.strip() else None
+    return value.strip() or None
+
+
+def _whole_seconds(value: str | None, column: str) -> tuple[int | None, str | None]:
+    if value is None:
+        return None, None
+    if not _WHOLE_NUMBER.fullmatch(value):
+        return None, f"{column} is not a whole number of seconds: {value!r}"
+    number = int(value)
+    if abs(number) > _INT32_MAX:
+        return None, f"{column} is out of range: {value!r}"
+    return number, None
+
+
+def _serialise(record: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(record)
+    return buffer.getvalue()

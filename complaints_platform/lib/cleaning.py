@@ -1,0 +1,269 @@
+"""Bronze to silver: one canonical, validated, masked, de-duplicated record per complaint.
+
+``clean_complaints`` takes the day's bronze frames of every channel and splits every record into
+exactly one of three outcomes, so that for every partition
+
+    records received = cleaned + quarantined + removed as duplicates
+
+- quarantined: a record the platform cannot trust (unparseable, no text, unreadable or impossible
+  time, unknown status), with the rule it broke and its payload masked;
+- duplicates: a second copy of the same source record (webhook retry, overlapping API page, a CSV
+  exported twice, a form row updated again: the latest version wins), or the same customer sending
+  the identical text on another channel (the earliest is kept);
+- cleaned: everything else, with PII masked and the customer resolved through masked tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+
+from complaints_platform.lib.bronze import BRONZE_SCHEMA, CHANNEL_COLUMNS
+from complaints_platform.lib.pii import PiiMasker
+from complaints_platform.lib.silver import (
+    CLEANED_SCHEMA,
+    DUPLICATES_SCHEMA,
+    QUARANTINE_SCHEMA,
+)
+from complaints_platform.lib.timestamps import to_utc
+
+MAX_TEXT_CHARS = 20_000
+# A complaint cannot be made after it was received; allow for clocks that disagree a little.
+CLOCK_SKEW = timedelta(minutes=15)
+ALLOWED_STATUSES = ("new", "open", "in_progress", "callback", "escalated", "resolved", "closed")
+# A duplicate across channels must be this close in time to the one kept.
+CROSS_CHANNEL_WINDOW = timedelta(hours=48)
+
+
+@dataclass
+class CleanedDay:
+    cleaned: pl.DataFrame
+    quarantine: pl.DataFrame
+    duplicates: pl.DataFrame
+    received: int
+
+    def accounting(self) -> dict[str, int]:
+        return {
+            "received": self.received,
+            "cleaned": self.cleaned.height,
+            "quarantined": self.quarantine.height,
+            "duplicates": self.duplicates.height,
+        }
+
+    @property
+    def balanced(self) -> bool:
+        return self.received == self.cleaned.height + self.quarantine.height + self.duplicates.height
+
+
+def complaint_id(channel: str, record_id: str) -> str:
+    return hashlib.sha256(f"{channel}|{record_id}".encode()).hexdigest()[:20]
+
+
+def _union_channels(bronze: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    frames = []
+    for channel, frame in bronze.items():
+        extra = {
+            name: frame.get_column(name) if name in frame.columns else None
+            for name in ("wait_seconds", "handle_seconds")
+        }
+        frames.append(
+            frame.select(list(BRONZE_SCHEMA)).with_columns(
+                pl.lit(channel).alias("channel"),
+                (extra["wait_seconds"] if extra["wait_seconds"] is not None else pl.lit(None))
+                .cast(pl.Int32)
+                .alias("wait_seconds"),
+                (extra["handle_seconds"] if extra["handle_seconds"] is not None else pl.lit(None))
+                .cast(pl.Int32)
+                .alias("handle_seconds"),
+            )
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={**BRONZE_SCHEMA, "channel": pl.String, "wait_seconds": pl.Int32, "handle_seconds": pl.Int32}
+        )
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def _quarantine_rule() -> pl.Expr:
+    """The first rule a record breaks, or null. Order matters: the most basic failure is named."""
+    text = pl.col("text").str.strip_chars()
+    return (
+        pl.when(pl.col("parse_error").is_not_null())
+        .then(pl.struct(rule=pl.lit("unparseable_record"), reason=pl.col("parse_error")))
+        .when(text.is_null() | (text == ""))
+        .then(pl.struct(rule=pl.lit("missing_text"), reason=pl.lit("the complaint has no text")))
+        .when(pl.col("text").str.len_chars() > MAX_TEXT_CHARS)
+        .then(
+            pl.struct(
+                rule=pl.lit("text_too_long"),
+                reason=pl.format("text has {} characters; the limit is {}", pl.col("text").str.len_chars(), pl.lit(MAX_TEXT_CHARS)),
+            )
+        )
+        .when(pl.col("event_time_text").is_null())
+        .then(pl.struct(rule=pl.lit("missing_event_time"), reason=pl.lit("the record has no time")))
+        .when(pl.col("event_at").is_null())
+        .then(
+            pl.struct(
+                rule=pl.lit("unparseable_timestamp"),
+                reason=pl.format(
+                    "cannot read time '{}' (zone {})", pl.col("event_time_text"), pl.col("event_time_zone")
+                ),
+            )
+        )
+        .when(pl.col("event_at") > pl.col("received_at") + CLOCK_SKEW)
+        .then(
+            pl.struct(
+                rule=pl.lit("event_after_receipt"),
+                reason=pl.format("made at {} but received at {}", pl.col("event_at"), pl.col("received_at")),
+            )
+        )
+        .when(pl.col("resolved_at_text").is_not_null() & pl.col("resolved_at").is_null())
+        .then(
+            pl.struct(
+                rule=pl.lit("unparseable_timestamp"),
+                reason=pl.format("cannot read resolved time '{}'", pl.col("resolved_at_text")),
+            )
+        )
+        .when(pl.col("status_norm").is_not_null() & ~pl.col("status_norm").is_in(ALLOWED_STATUSES))
+        .then(
+            pl.struct(
+                rule=pl.lit("unknown_status"),
+                reason=pl.format("status '{}' is not one of " + ", ".join(ALLOWED_STATUSES), pl.col("status")),
+            )
+        )
+        .otherwise(None)
+    )
+
+
+def _normalised_text(column: str) -> pl.Expr:
+    return (
+        pl.col(column)
+        .str.to_lowercase()
+        .str.replace_all(r"[^\w<>:]+", " ")
+        .str.strip_chars()
+    )
+
+
+def clean_complaints(
+    bronze: dict[str, pl.DataFrame], masker: PiiMasker, customers: pl.DataFrame | None = None
+) -> CleanedDay:
+    """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc)."""
+    unknown = set(bronze) - set(CHANNEL_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown channels: {sorted(unknown)}")
+    records = _union_channels(bronze)
+    received = records.height
+    records = to_utc(records, "event_time_text", "event_time_zone", "event_at")
+    records = to_utc(records, "resolved_at_text", "event_time_zone", "resolved_at")
+    records = records.with_columns(
+        pl.col("status").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s-]+", "_").alias("status_norm"),
+        pl.struct("channel", "record_id")
+        .map_elements(lambda r: complaint_id(r["channel"], r["record_id"] or ""), return_dtype=pl.String)
+        .alias("complaint_id"),
+    ).with_columns(_quarantine_rule().alias("__rule"))
+
+    bad = records.filter(pl.col("__rule").is_not_null())
+    quarantine = bad.select(
+        "channel",
+        pl.col("record_id").alias("source_record_id"),
+        "source_location",
+        "received_at",
+        pl.col("received_at").dt.date().alias("received_date"),
+        pl.col("__rule").struct.field("rule"),
+        pl.col("__rule").struct.field("reason"),
+        masker.mask_text_expr("raw").alias("raw_masked"),
+    ).cast(QUARANTINE_SCHEMA)
+
+    good = records.filter(pl.col("__rule").is_null())
+    # Same source record delivered more than once: keep the latest version.
+    good = good.sort(["complaint_id", "received_at", "source_location"], descending=[False, True, True])
+    same_record = good.with_columns(
+        (pl.int_range(pl.len()).over("complaint_id")).alias("__copy")
+    )
+    duplicates_same = same_record.filter(pl.col("__copy") > 0).with_columns(
+        pl.col("complaint_id").alias("duplicate_of"), pl.lit("same_source_record").alias("rule")
+    )
+    good = same_record.filter(pl.col("__copy") == 0)
+
+    good = _mask_and_resolve(good, masker, customers)
+
+    # The same customer sending the identical text on another channel: keep the earliest.
+    good = good.with_columns(_normalised_text("text_masked").alias("__norm")).sort(["event_at", "complaint_id"])
+    first = (
+        good.filter(pl.col("contact_token").is_not_null())
+        .group_by(["contact_token", "__norm"], maintain_order=True)
+        .agg(pl.col("complaint_id").first().alias("__keep"), pl.col("event_at").first().alias("__keep_at"))
+    )
+    good = good.join(first, on=["contact_token", "__norm"], how="left")
+    is_cross_dup = (
+        pl.col("__keep").is_not_null()
+        & (pl.col("__keep") != pl.col("complaint_id"))
+        & ((pl.col("event_at") - pl.col("__keep_at")) <= CROSS_CHANNEL_WINDOW)
+    )
+    duplicates_cross = good.filter(is_cross_dup).with_columns(
+        pl.col("__keep").alias("duplicate_of"), pl.lit("same_contact_same_text").alias("rule")
+    )
+    good = good.filter(~is_cross_dup)
+
+    duplicates = pl.concat(
+        [
+            frame.select(
+                "complaint_id",
+                "duplicate_of",
+                "channel",
+                pl.col("record_id").alias("source_record_id"),
+                "source_location",
+                pl.col("received_at").dt.date().alias("received_date"),
+                "rule",
+            ).cast(DUPLICATES_SCHEMA)
+            for frame in (duplicates_same, duplicates_cross)
+        ]
+    )
+    merged = duplicates.group_by("duplicate_of").agg(pl.len().cast(pl.Int32).alias("__merged"))
+    cleaned = (
+        good.join(merged, left_on="complaint_id", right_on="duplicate_of", how="left")
+        .with_columns(
+            (1 + pl.col("__merged").fill_null(0)).cast(pl.Int32).alias("duplicate_count"),
+            pl.col("record_id").alias("source_record_id"),
+            pl.col("event_at").dt.date().alias("event_date"),
+            pl.col("received_at").dt.date().alias("received_date"),
+            pl.col("status_norm").alias("status"),
+        )
+        .select(list(CLEANED_SCHEMA))
+        .cast(CLEANED_SCHEMA)
+        .sort(["event_at", "complaint_id"])
+    )
+    return CleanedDay(cleaned=cleaned, quarantine=quarantine, duplicates=duplicates, received=received)
+
+
+def _mask_and_resolve(
+    frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Mask text and identifiers; find the CRM customer through account, e-mail, phone or handle."""
+    frame = frame.with_columns(
+        masker.mask_text_expr("text").alias("text_masked"),
+        masker.token_expr("ACCOUNT", "account_number").alias("__account"),
+        masker.token_expr("EMAIL", "email").alias("__email"),
+        masker.token_expr("PHONE", "phone").alias("__phone"),
+        masker.token_expr("HANDLE", "handle").alias("__handle"),
+        pl.coalesce(masker.token_expr("NAME", "author_name"), masker.token_expr("HANDLE", "handle")).alias(
+            "author_token"
+        ),
+    )
+    resolved = [pl.col("__account")]
+    if customers is not None and customers.height:
+        for kind, column in (("email", "__email"), ("phone", "__phone"), ("handle", "__handle")):
+            lookup = (
+                customers.select(pl.col(f"{kind}_token").alias(column), pl.col("customer_key").alias(f"__by_{kind}"))
+                .drop_nulls()
+                .unique(subset=column, keep="first")
+            )
+            frame = frame.join(lookup, on=column, how="left")
+            resolved.append(pl.col(f"__by_{kind}"))
+    frame = frame.with_columns(pl.coalesce(resolved).alias("customer_key"))
+    return frame.with_columns(
+        pl.coalesce("customer_key", "__email", "__phone", "__handle").alias("contact_token")
+    )

@@ -1,0 +1,152 @@
+"""The lakehouse on disk: where each layer's files live, and how they are written safely.
+
+Layout (under the data directory):
+
+    landing/<channel>/...                         as received; raw PII; owner-only
+    bronze/<asset>/date=YYYY-MM-DD/<HHMM>.parquet   one file per source partition; raw PII; owner-only
+    silver/<asset>/date=YYYY-MM-DD/part.parquet     one file per daily partition; PII masked
+    reference/<asset>/...                          customers (masked), fiscal calendar
+    models/category_model/<version>/               trained model artifacts
+    warehouse.duckdb                               dbt's target (one writer)
+    analytics.duckdb                               the analysts' published copy
+
+Every write goes to a temporary name in the same folder, is fsync'd, then renamed over the target,
+so a reader sees the old file or the new one and never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+PARTITION_FMT_15MIN = "%Y-%m-%d-%H:%M"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create a folder (and any missing parents) readable by the owner only; for raw-PII layers.
+
+    pathlib gives missing parents the umask's mode, so each level created here is set explicitly.
+    """
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(folder, PRIVATE_DIR_MODE)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(target: Path, private: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success fsync it and rename it over ``target``."""
+    if private:
+        make_private_dir(target.parent)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        if private:
+            os.chmod(tmp, PRIVATE_FILE_MODE)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(data: bytes, target: Path, private: bool = False) -> Path:
+    with atomic_path(target, private=private) as tmp:
+        tmp.write_bytes(data)
+    return target
+
+
+def write_parquet_atomic(frame: pl.DataFrame, target: Path, private: bool = False) -> Path:
+    with atomic_path(target, private=private) as tmp:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
+    return target
+
+
+def window_file_name(window_start: datetime) -> str:
+    """File name of a sub-daily partition inside its date folder: 'HHMM.parquet'."""
+    return f"{window_start:%H%M}.parquet"
+
+
+def date_dir(root: Path, layer: str, asset: str, day: str) -> Path:
+    return root / layer / asset / f"date={day}"
+
+
+def bronze_partition_path(root: Path, asset: str, window_start: datetime) -> Path:
+    return date_dir(root, "bronze", asset, f"{window_start:%Y-%m-%d}") / window_file_name(window_start)
+
+
+def silver_partition_path(root: Path, asset: str, day: str) -> Path:
+    return date_dir(root, "silver", asset, day) / "part.parquet"
+
+
+def bronze_files_for_day(root: Path, asset: str, day: str) -> list[Path]:
+    folder = date_dir(root, "bronze", asset, day)
+    return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+
+def read_parquet_files(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Read and concatenate Parquet files; an empty list gives an empty frame of ``schema``."""
+    if not files:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+
+
+def silver_glob(root: Path, asset: str) -> str:
+    """A glob DuckDB/dbt read the whole of a silver asset with (hive partitioned by date)."""
+    return str(root / "silver" / asset / "*" / "*.parquet")
+
+
+def split_windows(start: datetime, end: datetime, step_minutes: int) -> list[datetime]:
+    """Start times of the consecutive windows of ``step_minutes`` covering [start, end)."""
+    from datetime import timedelta
+
+    step = timedelta(minutes=step_minutes)
+    starts, current = [], start
+    while current < end:
+        starts.append(current)
+        current += step
+    return starts
+
+
+def days_between(start: datetime, end: datetime) -> list[str]:
+    """The UTC dates (YYYY-MM-DD) of the days in [start, end)."""
+    return [f"{d:%Y-%m-%d}" for d in split_windows(start, end, 24 * 60)]
+
+
+def previous_window_start(now: datetime, step_minutes: int) -> datetime:
+    """Start of the last window of ``step_minutes`` (aligned to UTC midnight) that closed by ``now``."""
+    from datetime import timedelta, timezone
+
+    now = now.astimezone(timezone.utc)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = int((now - midnight).total_seconds() // 60)
+    current_start = midnight + timedelta(minutes=elapsed - elapsed % step_minutes)
+    return current_start - timedelta(minutes=step_minutes)

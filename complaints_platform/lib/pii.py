@@ -1,0 +1,180 @@
+"""What personal data is, and how it is masked: the one module that owns that rule.
+
+Masks are keyed deterministic tokens, ``<KIND:abcdefghij>``: an HMAC-SHA256 of the normalised value
+under a secret key (``COMPLAINTS_PII_KEY``). The same phone number, written any way on any channel,
+becomes the same token, so joins and duplicate detection still work on masked data; rotating the key
+re-tokenises everything on the next full rebuild. Without the key nobody can reverse a token.
+
+Detected in free text: e-mail addresses, payment card numbers (Luhn-valid only), IBANs
+(mod-97-valid only), phone numbers (``phonenumbers``, national and international formats), IPv4
+addresses, account numbers (``AC`` + 8 digits, the CRM's shape), US SSNs and UK National Insurance
+numbers, social handles, and a name after "my name is" / a sign-off. Structured fields (name,
+e-mail, phone, handle, account number) are tokenised whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+
+import phonenumbers
+import polars as pl
+
+# Token digests use the letters a-p (hex shifted), so no digit of a token can look like a number.
+TOKEN_PATTERN = r"<[A-Z]+:[a-p]{10}>"
+_HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_ACCOUNT = re.compile(r"\bAC[ -]?\d{8}\b", re.IGNORECASE)
+_DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_DIGIT = re.compile(r"\d")
+_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{2,30}\b")
+_NAMED = re.compile(
+    r"(?P<lead>\b(?:my name is|this is|i am|i'm|regards,?|thanks,?|cheers,?|sincerely,?)\s+)"
+    r"(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)",
+    re.IGNORECASE,
+)
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _iban_valid(iban: str) -> bool:
+    iban = iban.replace(" ", "").upper()
+    if not 15 <= len(iban) <= 34:
+        return False
+    rearranged = iban[4:] + iban[:4]
+    numeric = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(numeric) % 97 == 1
+
+
+def _looks_like_phone(raw: str) -> bool:
+    """Phone candidates need 7+ digits and must not be a date."""
+    return len(_DIGIT.findall(raw)) >= 7 and not _DATE_LIKE.fullmatch(raw.strip())
+
+
+class PiiMasker:
+    """Tokenises identifiers and masks free text under one secret key."""
+
+    def __init__(self, key: str, default_region: str = "GB"):
+        if not key:
+            raise ValueError("a PII key is required (COMPLAINTS_PII_KEY)")
+        self._key = key.encode("utf-8")
+        self.default_region = default_region
+
+    # --- normalisation: the same value written differently gets the same token ---------------
+    def normalise_phone(self, value: str) -> str:
+        try:
+            number = phonenumbers.parse(value, self.default_region)
+            if phonenumbers.is_possible_number(number):
+                return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        except phonenumbers.NumberParseException:
+            pass
+        return re.sub(r"\D", "", value)
+
+    _NORMALISERS: dict[str, Callable[[str], str]] = {
+        "EMAIL": lambda v: v.strip().lower(),
+        "ACCOUNT": lambda v: re.sub(r"[\s-]", "", v).upper(),
+        "HANDLE": lambda v: v.strip().lstrip("@").lower(),
+        "NAME": lambda v: " ".join(v.casefold().split()),
+        "CARD": lambda v: re.sub(r"\D", "", v),
+        "IBAN": lambda v: v.replace(" ", "").upper(),
+    }
+
+    def token(self, kind: str, value: str | None) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        value = str(value)
+        if kind == "PHONE":
+            normalised = self.normalise_phone(value)
+        else:
+            normalised = self._NORMALISERS.get(kind, str.strip)(value)
+        digest = hmac.new(self._key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+        return f"<{kind}:{digest[:10].translate(_HEX_TO_LETTERS)}>"
+
+    # --- free text ------------------------------------------------------------------------
+    def mask_text(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = _EMAIL.sub(lambda m: self.token("EMAIL", m.group()), text)
+        text = _IBAN.sub(
+            lambda m: self.token("IBAN", m.group()) if _iban_valid(m.group()) else m.group(), text
+        )
+        text = _CARD.sub(self._mask_card, text)
+        text = _ACCOUNT.sub(lambda m: self.token("ACCOUNT", m.group()), text)
+        text = _SSN.sub(lambda m: self.token("NATIONALID", m.group()), text)
+        text = _NINO.sub(lambda m: self.token("NATIONALID", m.group()), text)
+        text = _IPV4.sub(lambda m: self.token("IP", m.group()), text)
+        text = self._mask_phones(text)
+        text = _HANDLE.sub(lambda m: self.token("HANDLE", m.group()), text)
+        text = _NAMED.sub(lambda m: m.group("lead") + self.token("NAME", m.group("name")), text)
+        return text
+
+    def _mask_card(self, match: re.Match) -> str:
+        digits = re.sub(r"\D", "", match.group())
+        if 13 <= len(digits) <= 19 and _luhn_valid(digits):
+            return self.token("CARD", digits)
+        return match.group()
+
+    def _mask_phones(self, text: str) -> str:
+        if len(_DIGIT.findall(text)) < 7:  # no phone number has fewer digits; skip the slow matcher
+            return text
+        pieces, last = [], 0
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, self.default_region, leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            if not _looks_like_phone(match.raw_string):
+                continue
+            pieces.append(text[last : match.start])
+            pieces.append(
+                self.token("PHONE", phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
+            )
+            last = match.end
+        pieces.append(text[last:])
+        return "".join(pieces)
+
+    # --- polars ---------------------------------------------------------------------------
+    def mask_text_expr(self, column: str) -> pl.Expr:
+        return pl.col(column).map_elements(self.mask_text, return_dtype=pl.String, skip_nulls=True)
+
+    def token_expr(self, kind: str, column: str) -> pl.Expr:
+        return pl.col(column).map_elements(
+            lambda v: self.token(kind, v), return_dtype=pl.String, skip_nulls=True
+        )
+
+
+def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]:
+    """Kinds of raw PII still present in a text that should be masked (for checks)."""
+    if not text:
+        return []
+    found = []
+    if _EMAIL.search(text):
+        found.append("EMAIL")
+    if any(_luhn_valid(re.sub(r"\D", "", m.group())) and 13 <= len(re.sub(r"\D", "", m.group())) <= 19 for m in _CARD.finditer(text)):
+        found.append("CARD")
+    if any(_iban_valid(m.group()) for m in _IBAN.finditer(text)):
+        found.append("IBAN")
+    if any(
+        _looks_like_phone(m.raw_string)
+        for m in phonenumbers.PhoneNumberMatcher(
+            text, default_region, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+    ):
+        found.append("PHONE")
+    return found

@@ -1,0 +1,102 @@
+"""Data contracts as Pandera schemas (polars backend), declared once and run inside asset checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from complaints_platform.lib.pii import find_unmasked_pii
+from complaints_platform.lib.silver import CATEGORIES, CHANNEL_NAMES
+
+_UTC = pl.Datetime("us", "UTC")
+
+BRONZE_CONTRACT = pa.DataFrameSchema(
+    {
+        "record_id": pa.Column(pl.String, nullable=False),
+        "source_location": pa.Column(pl.String, nullable=False),
+        "received_at": pa.Column(_UTC, nullable=False),
+        "raw": pa.Column(pl.String, nullable=True),
+        "parse_error": pa.Column(pl.String, nullable=True),
+        "text": pa.Column(pl.String, nullable=True),
+    },
+    name="bronze",
+    strict=False,
+)
+
+CLEANED_CONTRACT = pa.DataFrameSchema(
+    {
+        "complaint_id": pa.Column(pl.String, nullable=False, unique=True),
+        "channel": pa.Column(pl.String, pa.Check.isin(CHANNEL_NAMES), nullable=False),
+        "source_record_id": pa.Column(pl.String, nullable=False),
+        "source_location": pa.Column(pl.String, nullable=False),
+        "event_at": pa.Column(_UTC, nullable=False),
+        "received_at": pa.Column(_UTC, nullable=False),
+        "event_date": pa.Column(pl.Date, nullable=False),
+        "received_date": pa.Column(pl.Date, nullable=False),
+        "text_masked": pa.Column(pl.String, pa.Check.str_length(min_value=1), nullable=False),
+        "duplicate_count": pa.Column(pl.Int32, pa.Check.ge(1), nullable=False),
+        "wait_seconds": pa.Column(pl.Int32, pa.Check.ge(0), nullable=True),
+        "handle_seconds": pa.Column(pl.Int32, pa.Check.ge(0), nullable=True),
+    },
+    name="complaints_cleaned",
+    strict=False,
+)
+
+CATEGORISED_CONTRACT = CLEANED_CONTRACT.add_columns(
+    {
+        "category": pa.Column(pl.String, pa.Check.isin(CATEGORIES), nullable=False),
+        "category_confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False),
+        "model_version": pa.Column(pl.String, nullable=False),
+    }
+).set_name("complaints_categorised")
+
+
+@dataclass
+class ValidationResult:
+    passed: bool
+    failure_count: int
+    failures: pl.DataFrame | None  # pandera's failure cases (check, column, value)
+
+    def metadata(self, limit: int = 20) -> dict:
+        result: dict = {"failure_count": self.failure_count}
+        if self.failures is not None and self.failures.height:
+            summary = (
+                self.failures.group_by(["column", "check"])
+                .agg(pl.len().alias("rows"))
+                .sort("rows", descending=True)
+                .head(limit)
+            )
+            result["failures_by_check"] = {
+                f"{r['column']}: {r['check']}": r["rows"] for r in summary.iter_rows(named=True)
+            }
+        return result
+
+
+def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> ValidationResult:
+    """Run a schema lazily (all failures collected); never raises for bad data."""
+    try:
+        schema.validate(frame, lazy=True)
+        return ValidationResult(True, 0, None)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        cases = cases if isinstance(cases, pl.DataFrame) else pl.from_pandas(cases)
+        cases = cases.select(
+            pl.col("column").cast(pl.String), pl.col("check").cast(pl.String), pl.col("failure_case").cast(pl.String)
+        )
+        return ValidationResult(False, cases.height, cases)
+
+
+def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
+    """Rows whose text still holds an e-mail, phone, card or IBAN (must be none outside bronze)."""
+    found = []
+    for column in text_columns:
+        hits = frame.select(
+            pl.col(column),
+            pl.col(column)
+            .map_elements(lambda t: ",".join(find_unmasked_pii(t)), return_dtype=pl.String, skip_nulls=True)
+            .alias("kinds"),
+        ).filter(pl.col("kinds").is_not_null() & (pl.col("kinds") != ""))
+        found.append(hits.select(pl.lit(column).alias("column"), "kinds"))
+    return pl.concat(found) if found else pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})

@@ -1,0 +1,109 @@
+"""Where the platform's data and sources are: one place, read from the environment.
+
+A deployment points the platform at its own sources by setting these variables (or by writing them
+to ``<data dir>/platform.env``, which the demo does with generated secrets). Nothing here is a
+secret default for production: secrets have no default and fail loudly when they are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_FILE_NAME = "platform.env"
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("COMPLAINTS_DATA_DIR", "data")).resolve()
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines (comments and blank lines ignored)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _lookup(name: str, file_values: dict[str, str], default: str | None = None) -> str | None:
+    return os.environ.get(name) or file_values.get(name) or default
+
+
+class MissingSetting(RuntimeError):
+    """A setting the platform needs was not given."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    webhook_secret: str | None = None
+    pii_key: str | None = None
+    sms_api_url: str = "http://127.0.0.1:8766"
+    sms_api_token: str | None = None
+    call_center_dir: Path | None = None
+    call_center_timezone: str = "Europe/London"
+    call_center_column_map: dict[str, str] = field(default_factory=dict)
+    call_center_filename_pattern: str = r"(?P<ts>\d{8}T\d{4})"
+    web_forms_db_url: str | None = None
+    crm_dir: Path | None = None
+    default_phone_region: str = "GB"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        data_dir = _data_dir()
+        file_values = read_env_file(data_dir / ENV_FILE_NAME)
+        column_map = _lookup("COMPLAINTS_CALL_CENTER_COLUMN_MAP", file_values)
+        call_center_dir = _lookup("COMPLAINTS_CALL_CENTER_DIR", file_values)
+        crm_dir = _lookup("COMPLAINTS_CRM_DIR", file_values)
+        return cls(
+            data_dir=data_dir,
+            webhook_secret=_lookup("COMPLAINTS_WEBHOOK_SECRET", file_values),
+            pii_key=_lookup("COMPLAINTS_PII_KEY", file_values),
+            sms_api_url=_lookup("COMPLAINTS_SMS_API_URL", file_values, cls.sms_api_url),
+            sms_api_token=_lookup("COMPLAINTS_SMS_API_TOKEN", file_values),
+            call_center_dir=Path(call_center_dir) if call_center_dir else None,
+            call_center_timezone=_lookup(
+                "COMPLAINTS_CALL_CENTER_TZ", file_values, cls.call_center_timezone
+            ),
+            call_center_column_map=json.loads(column_map) if column_map else {},
+            call_center_filename_pattern=_lookup(
+                "COMPLAINTS_CALL_CENTER_FILENAME_PATTERN",
+                file_values,
+                cls.call_center_filename_pattern,
+            ),
+            web_forms_db_url=_lookup("COMPLAINTS_WEB_FORMS_DB_URL", file_values),
+            crm_dir=Path(crm_dir) if crm_dir else None,
+            default_phone_region=_lookup(
+                "COMPLAINTS_PHONE_REGION", file_values, cls.default_phone_region
+            ),
+        )
+
+    # Defaults that live under the data directory unless a deployment points elsewhere.
+    @property
+    def call_center_drop_dir(self) -> Path:
+        return self.call_center_dir or self.data_dir / "landing" / "call_center"
+
+    @property
+    def crm_snapshot_dir(self) -> Path:
+        return self.crm_dir or self.data_dir / "landing" / "crm"
+
+    @property
+    def web_forms_url(self) -> str:
+        return self.web_forms_db_url or f"sqlite:///{self.data_dir / 'oltp' / 'web_forms.sqlite'}"
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            env = "COMPLAINTS_" + name.upper()
+            raise MissingSetting(
+                f"{env} is not set: export it or add it to {self.data_dir / ENV_FILE_NAME}"
+            )
+        return value

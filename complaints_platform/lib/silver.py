@@ -1,0 +1,71 @@
+"""The cleaned layer's shapes: one canonical schema for complaints from every channel.
+
+Files: ``silver/<asset>/date=YYYY-MM-DD/part.parquet``, one per daily partition, where the date is
+the UTC day the platform *received* the records (so a late record lands in the day it arrived and
+its ``event_at`` says when it was made). Nothing in silver holds raw PII: texts are masked and
+identifiers are keyed tokens (``lib/pii.py``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from complaints_platform.lib.bronze import UTC_DATETIME
+
+CATEGORIES = (
+    "poor_network",
+    "incorrect_billing",
+    "bad_customer_service",
+    "device_equipment",
+    "other",
+)
+
+CHANNEL_NAMES = ("social_media", "sms", "call_center", "web_forms")
+
+CLEANED_SCHEMA: dict[str, pl.DataType] = {
+    "complaint_id": pl.String(),  # deterministic: hash of channel + source record id
+    "channel": pl.String(),  # one of CHANNEL_NAMES
+    "source_record_id": pl.String(),  # the channel's own id
+    "source_location": pl.String(),  # where the original is (file:line, API page, table row)
+    "customer_key": pl.String(),  # token of the CRM account number, when the customer is known
+    "contact_token": pl.String(),  # token of the best contact (account, e-mail, phone or handle)
+    "author_token": pl.String(),  # token of the person's name or handle
+    "event_at": UTC_DATETIME,  # when the complaint was made (source's clock, normalised to UTC)
+    "received_at": UTC_DATETIME,  # when the platform received it
+    "event_date": pl.Date(),
+    "received_date": pl.Date(),  # the partition
+    "text_masked": pl.String(),  # the complaint text with PII replaced by tokens
+    "status": pl.String(),  # case status where the channel has one
+    "resolved_at": UTC_DATETIME,
+    "wait_seconds": pl.Int32(),  # call centre only
+    "handle_seconds": pl.Int32(),  # call centre only
+    "duplicate_count": pl.Int32(),  # source records merged into this complaint (1 = unique)
+}
+
+CATEGORISED_SCHEMA: dict[str, pl.DataType] = {
+    **CLEANED_SCHEMA,
+    "category": pl.String(),  # one of CATEGORIES
+    "category_confidence": pl.Float64(),  # the model's probability for that category
+    "model_version": pl.String(),
+}
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "channel": pl.String(),
+    "source_record_id": pl.String(),
+    "source_location": pl.String(),
+    "received_at": UTC_DATETIME,
+    "received_date": pl.Date(),
+    "rule": pl.String(),  # short machine name of the rule broken, e.g. unparseable_timestamp
+    "reason": pl.String(),  # a sentence for a person
+    "raw_masked": pl.String(),  # the payload as received, PII masked (the original stays in bronze)
+}
+
+DUPLICATES_SCHEMA: dict[str, pl.DataType] = {
+    "complaint_id": pl.String(),  # the removed copy
+    "duplicate_of": pl.String(),  # the complaint kept
+    "channel": pl.String(),
+    "source_record_id": pl.String(),
+    "source_location": pl.String(),
+    "received_date": pl.Date(),
+    "rule": pl.String(),  # same_source_record | same_contact_same_text
+}

@@ -1,0 +1,267 @@
+"""Social-media posts: where the webhook receiver lands them, and how they become bronze rows.
+
+The receiver (``complaints_platform.webhook.app``) stores each event as received, one envelope per
+file, under ``landing/social_media/date=YYYY-MM-DD/HHMM/<webhook-id>.json``; the ``HHMM`` folder is
+the 15-minute UTC window of receipt, which is the event's partition. Replays are recorded in
+``landing/social_media/_ids/<webhook-id>``. Files whose name starts with '.' are writes in flight.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from complaints_platform.lib.bronze import empty_bronze, to_bronze
+
+CHANNEL = "social_media"
+WINDOW = timedelta(minutes=15)
+DATE_DIR_PREFIX = "date="
+IDS_DIR_NAME = "_ids"
+EVENT_TIME_ZONE = "UTC"  # created_at is ISO-8601; one without an offset is read as UTC
+
+# A file written just before midnight can land (get its mtime) just after it; scan one day back.
+_MTIME_SCAN_SLACK = timedelta(days=1)
+
+
+def _as_utc(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        raise ValueError(f"expected an aware datetime, got naive {ts.isoformat()}")
+    return ts.astimezone(UTC)
+
+
+def receipt_window(ts: datetime) -> datetime:
+    """Start of the 15-minute UTC window containing ``ts`` (which must carry a time zone)."""
+    ts = _as_utc(ts)
+    return ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
+
+
+def channel_dir(landing_root: Path) -> Path:
+    return landing_root / CHANNEL
+
+
+def window_dir(landing_root: Path, window_start: datetime) -> Path:
+    """The landing folder of one receipt window: ``social_media/date=YYYY-MM-DD/HHMM``."""
+    window_start = receipt_window(window_start)
+    day_folder = f"{DATE_DIR_PREFIX}{window_start:%Y-%m-%d}"
+    return channel_dir(landing_root) / day_folder / f"{window_start:%H%M}"
+
+
+def ids_dir(landing_root: Path) -> Path:
+    return channel_dir(landing_root) / IDS_DIR_NAME
+
+
+def _folder_date(folder: Path) -> date | None:
+    if not folder.name.startswith(DATE_DIR_PREFIX):
+        return None
+    try:
+        return date.fromisoformat(folder.name.removeprefix(DATE_DIR_PREFIX))
+    except ValueError:
+        return None
+
+
+def _folder_window(day: date, folder: Path) -> datetime | None:
+    name = folder.name
+    if len(name) != 4 or not name.isdigit():
+        return None
+    hour, minute = int(name[:2]), int(name[2:])
+    if hour > 23 or minute > 59 or minute % 15:
+        return None
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def _windows(
+    landing_root: Path, first_day: date | None = None, last_day: date | None = None
+) -> Iterator[tuple[datetime, Path]]:
+    """Yield (window_start, folder) for every receipt-window folder between two days (inclusive)."""
+    root = channel_dir(landing_root)
+    if not root.is_dir():
+        return
+    for day_folder in sorted(root.iterdir()):
+        day = _folder_date(day_folder)
+        if day is None or not day_folder.is_dir():
+            continue
+        if (first_day and day < first_day) or (last_day and day > last_day):
+            continue
+        for folder in sorted(day_folder.iterdir()):
+            window_start = _folder_window(day, folder)
+            if window_start is not None and folder.is_dir():
+                yield window_start, folder
+
+
+def _event_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def landing_files_for_window(
+    landing_root: Path, window_start: datetime, window_end: datetime
+) -> list[Path]:
+    """Event files whose receipt window starts in [window_start, window_end), over any number
+    of windows (a backfill run covers many)."""
+    start, end = _as_utc(window_start), _as_utc(window_end)
+    if end <= start:
+        return []
+    last_day = (end - timedelta(microseconds=1)).date()
+    files: list[Path] = []
+    for window, folder in _windows(landing_root, start.date(), last_day):
+        if start <= window < end:
+            files.extend(_event_files(folder))
+    return files
+
+
+def new_landing_files(
+    landing_root: Path, after_mtime_ns: int, lookback_ns: int
+) -> list[tuple[Path, int, datetime]]:
+    """(path, mtime_ns, window_start) of event files whose mtime_ns > after_mtime_ns - lookback_ns.
+
+    For a sensor whose cursor is the largest mtime it has seen: a file is written under a temporary
+    name and renamed into place, so it can appear with an mtime older than the cursor; the lookback
+    finds it again (the sensor's run keys make the repeats harmless). Sorted by mtime.
+    """
+    threshold = after_mtime_ns - lookback_ns
+    first_day = None
+    if threshold > 0:
+        threshold_time = datetime.fromtimestamp(threshold / 1e9, tz=UTC)
+        first_day = (threshold_time - _MTIME_SCAN_SLACK).date()
+    found: list[tuple[Path, int, datetime]] = []
+    for window, folder in _windows(landing_root, first_day):
+        for path in _event_files(folder):
+            try:
+                mtime_ns = path.stat().st_mtime_ns
+            except FileNotFoundError:  # removed between listing and stat
+                continue
+            if mtime_ns > threshold:
+                found.append((path, mtime_ns, window))
+    found.sort(key=lambda item: (item[1], str(item[0])))
+    return found
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _string(
+    obj: dict, key: str, where: str, errors: list[str], required: bool = False
+) -> str | None:
+    """``obj[key]`` if it is a string; else None, noting why in ``errors`` (absent is fine
+    unless ``required``)."""
+    value = obj.get(key)
+    if isinstance(value, str):
+        return value
+    if value is None and not required:
+        return None
+    if value is None:
+        errors.append(f"{where}{key} is missing")
+    else:
+        errors.append(f"{where}{key} is {_type_name(value)}, expected string")
+    return None
+
+
+def _parse_received_at(value: str, errors: list[str]) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        errors.append(f"envelope received_at is not ISO-8601: {value!r}")
+        return None
+    if parsed.tzinfo is None:
+        errors.append(f"envelope received_at has no time zone: {value!r}")
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _parse_body(body: str, row: dict, errors: list[str]) -> None:
+    """Fill the post's columns from the request body; note in ``errors`` what is wrong."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        errors.append(f"body is not valid JSON: {exc}")
+        return
+    if not isinstance(payload, dict):
+        errors.append(f"body is {_type_name(payload)}, expected object")
+        return
+    row["event_type"] = _string(payload, "type", "body.", errors)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        if data is None:
+            errors.append("body.data is missing")
+        else:
+            errors.append(f"body.data is {_type_name(data)}, expected object")
+        return
+    row["text"] = _string(data, "text", "data.", errors, required=True)
+    row["event_time_text"] = _string(data, "created_at", "data.", errors)
+    row["platform"] = _string(data, "platform", "data.", errors)
+    row["post_id"] = _string(data, "post_id", "data.", errors)
+    row["in_reply_to"] = _string(data, "in_reply_to", "data.", errors)
+    author = data.get("author")
+    if isinstance(author, dict):
+        row["author_name"] = _string(author, "display_name", "data.author.", errors)
+        row["handle"] = _string(author, "handle", "data.author.", errors)
+    elif author is not None:
+        errors.append(f"data.author is {_type_name(author)}, expected object")
+
+
+def _parse_file(path: Path, landing_root: Path) -> dict:
+    try:
+        source_location = path.relative_to(landing_root).as_posix()
+    except ValueError:
+        source_location = path.as_posix()
+    row: dict = {
+        "record_id": path.stem,
+        "source_location": source_location,
+        "event_time_zone": EVENT_TIME_ZONE,
+    }
+    errors: list[str] = []
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        row["parse_error"] = f"envelope unreadable: {exc.strerror or exc}"
+        return row
+    try:
+        envelope = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        row["raw"] = content.decode("utf-8", errors="replace")
+        row["parse_error"] = f"envelope is not valid JSON: {exc}"
+        return row
+    if not isinstance(envelope, dict):
+        row["raw"] = content.decode("utf-8", errors="replace")
+        row["parse_error"] = f"envelope is {_type_name(envelope)}, expected object"
+        return row
+
+    webhook_id = _string(envelope, "webhook_id", "envelope ", errors, required=True)
+    if webhook_id:
+        row["record_id"] = webhook_id
+    received_at = _string(envelope, "received_at", "envelope ", errors, required=True)
+    if received_at is not None:
+        row["received_at"] = _parse_received_at(received_at, errors)
+    body = _string(envelope, "body", "envelope ", errors, required=True)
+    if body is None:
+        row["raw"] = content.decode("utf-8", errors="replace")
+    else:
+        row["raw"] = body
+        _parse_body(body, row, errors)
+    row["parse_error"] = "; ".join(errors) or None
+    return row
+
+
+def _with_receipt_time(row: dict, path: Path) -> dict:
+    """Bronze never has a null receipt time: an unreadable envelope falls back to the file's mtime."""
+    if row.get("received_at") is None:
+        try:
+            row["received_at"] = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except OSError:
+            row["received_at"] = datetime.now(UTC)
+    return row
+
+
+def parse_social_media_landing(files: list[Path], landing_root: Path) -> pl.DataFrame:
+    """Bronze rows for landed webhook envelopes: one row per file, bad ones with ``parse_error``."""
+    if not files:
+        return empty_bronze(CHANNEL)
+    return to_bronze(CHANNEL, [_with_receipt_time(_parse_file(path, landing_root), path) for path in files])

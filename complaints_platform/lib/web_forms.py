@@ -1,0 +1,247 @@
+"""Website complaint forms: the OLTP table ``complaint_forms``, its incremental extract, and bronze.
+
+The table lives in the website's database (SQLite in the demo, PostgreSQL in production); the
+platform only reads it, by ``updated_at`` window. The same SQLAlchemy Core statements run on both:
+window bounds are bound parameters, naive UTC on SQLite (which stores timestamps as text without
+an offset) and timezone-aware on PostgreSQL, whose sessions are set to UTC so that a
+``timestamp without time zone`` column is compared and returned as UTC as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from complaints_platform.lib.bronze import UTC_DATETIME, to_bronze
+
+CHANNEL = "web_forms"
+TABLE_NAME = "complaint_forms"
+STATUSES = ("new", "in_progress", "closed")
+
+metadata = sa.MetaData()
+
+complaint_forms = sa.Table(
+    TABLE_NAME,
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=True),
+    sa.Column("account_number", sa.Text, nullable=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    # The extraction watermark: every partition reads one updated_at range.
+    sa.Index("ix_complaint_forms_updated_at", "updated_at"),
+)
+
+TIMESTAMP_COLUMNS = ("submitted_at", "updated_at")
+
+EXTRACT_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "submitted_at": UTC_DATETIME,
+    "updated_at": UTC_DATETIME,
+    "full_name": pl.String(),
+    "email": pl.String(),
+    "phone": pl.String(),
+    "account_number": pl.String(),
+    "subject": pl.String(),
+    "message": pl.String(),
+    "status": pl.String(),
+}
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for the forms database; PostgreSQL sessions run in UTC."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "postgresql":
+
+        @sa.event.listens_for(engine, "connect")
+        def _session_in_utc(dbapi_connection, _record) -> None:
+            # Outside a transaction, or the pool's rollback on check-in would undo the SET.
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.autocommit = autocommit
+
+    return engine
+
+
+def create_schema(url: str) -> None:
+    """Create ``complaint_forms`` (and a SQLite file's folder) if it does not exist yet."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = engine_for(url)
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    finally:
+        engine.dispose()
+
+
+def extract_forms(url: str, since: datetime, until: datetime) -> pl.DataFrame:
+    """The rows with ``since <= updated_at < until``, ordered by updated_at then id.
+
+    Naive bounds are taken as UTC. Timestamps come back as UTC datetimes; an empty window gives an
+    empty frame with the full schema.
+    """
+    engine = engine_for(url)
+    try:
+        lower, upper = (_bind_time(engine, moment) for moment in (since, until))
+        statement = (
+            sa.select(*(complaint_forms.c[name] for name in EXTRACT_SCHEMA))
+            .where(complaint_forms.c.updated_at >= lower, complaint_forms.c.updated_at < upper)
+            .order_by(complaint_forms.c.updated_at, complaint_forms.c.id)
+        )
+        with engine.connect() as connection:
+            records = [dict(row) for row in connection.execute(statement).mappings()]
+    finally:
+        engine.dispose()
+    for record in records:
+        for name in TIMESTAMP_COLUMNS:
+            if record[name] is not None:
+                record[name] = as_utc(record[name])
+    return pl.DataFrame(records, schema=EXTRACT_SCHEMA, orient="row")
+
+
+def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
+    """Turn an extract into bronze rows for channel ``web_forms``: one row per table row.
+
+    ``location`` names where the extract was stored (``source_location`` is
+    ``"<location> row id=<id>"``). A row without an id cannot be traced back, so it carries a
+    parse_error; every other check (an empty message, an unknown status) is the cleaned layer's.
+    """
+    rows: list[dict] = []
+    for index, form in enumerate(_with_utc_timestamps(extract).iter_rows(named=True)):
+        form_id = form.get("id")
+        submitted_at, updated_at = form.get("submitted_at"), form.get("updated_at")
+        rows.append(
+            {
+                "record_id": None if form_id is None else str(form_id),
+                "source_location": (
+                    f"{location} row id={form_id}"
+                    if form_id is not None
+                    else f"{location} row index={index}"
+                ),
+                "received_at": updated_at,
+                "raw": json.dumps(form, default=_json_value, ensure_ascii=False),
+                "parse_error": "row has no id" if form_id is None else None,
+                "event_time_text": _iso(submitted_at),
+                "event_time_zone": "UTC",
+                "text": form.get("message"),
+                "author_name": form.get("full_name"),
+                "email": form.get("email"),
+                "phone": form.get("phone"),
+                "account_number": form.get("account_number"),
+                "status": form.get("status"),
+                "subject": form.get("subject"),
+                "updated_at_text": _iso(updated_at),
+            }
+        )
+    return to_bronze(CHANNEL, rows)
+
+
+def upsert_forms(url: str, rows: Iterable[dict]) -> None:
+    """Insert or update forms by id (seeding for the demo and tests), in one transaction.
+
+    Timestamps may be datetimes (naive ones are UTC) or ISO-8601 strings. A row with every
+    required column is inserted, or replaces the stored one; a row naming only some columns
+    updates just those on an existing form, so ``{"id": 7, "status": "closed", "updated_at": ...}``
+    closes form 7.
+    """
+    required = {column.name for column in complaint_forms.c if not column.nullable}
+    engine = engine_for(url)
+    try:
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for row in rows:
+            unknown = set(row) - set(complaint_forms.c.keys())
+            if unknown:
+                raise ValueError(f"unknown {TABLE_NAME} columns: {', '.join(sorted(unknown))}")
+            if row.get("id") is None:
+                raise ValueError(f"every {TABLE_NAME} row needs an id")
+            prepared = {
+                name: _bind_time(engine, value) if name in TIMESTAMP_COLUMNS else value
+                for name, value in row.items()
+            }
+            groups.setdefault(tuple(sorted(prepared)), []).append(prepared)
+        with engine.begin() as connection:
+            for columns, group in groups.items():
+                if required <= set(columns):
+                    connection.execute(_upsert_statement(engine, columns), group)
+                    continue
+                for row in group:
+                    changes = {name: value for name, value in row.items() if name != "id"}
+                    updated = connection.execute(
+                        sa.update(complaint_forms)
+                        .where(complaint_forms.c.id == row["id"])
+                        .values(changes)
+                    ).rowcount
+                    if updated != 1:
+                        missing = ", ".join(sorted(required - set(columns)))
+                        raise ValueError(
+                            f"form {row['id']} does not exist, and a new form needs {missing}"
+                        )
+    finally:
+        engine.dispose()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime in UTC; a naive one is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _bind_time(engine: Engine, moment: datetime | str | None) -> datetime | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    moment = as_utc(moment)
+    # SQLite compares the text SQLAlchemy writes, which has no offset: bind naive UTC there.
+    return moment if engine.dialect.name == "postgresql" else moment.replace(tzinfo=None)
+
+
+def _upsert_statement(engine: Engine, columns: tuple[str, ...]):
+    updates = [name for name in columns if name != "id"]
+    dialect = engine.dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+    if insert is not None:
+        statement = insert(complaint_forms)
+        return statement.on_conflict_do_update(
+            index_elements=["id"], set_={name: statement.excluded[name] for name in updates}
+        )
+    raise NotImplementedError(f"upsert_forms supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _with_utc_timestamps(extract: pl.DataFrame) -> pl.DataFrame:
+    """Naive timestamp columns (from an older extract file, say) are UTC; aware ones go to UTC."""
+    fixes = []
+    for name in TIMESTAMP_COLUMNS:
+        dtype = extract.schema.get(name)
+        if isinstance(dtype, pl.Datetime):
+            column = pl.col(name)
+            fixes.append(
+                (column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column)
+                .dt.convert_time_zone("UTC")
+                .dt.cast_time_unit("us")
+            )
+    return extract.with_columns(fixes) if fixes else extract
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

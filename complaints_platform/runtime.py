@@ -1,0 +1,64 @@
+"""The Dagster instance and environment the CLI commands share (demo, UI, tests)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from complaints_platform.lib.settings import ENV_FILE_NAME, read_env_file
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DAGSTER_YAML = """\
+# Written by the complaints CLI. SQLite storage under this folder (one machine; use PostgreSQL
+# storage beyond that). Every asset that writes warehouse.duckdb is in the pool duckdb_warehouse;
+# pools default to one op at a time, which is DuckDB's one-writer rule.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+"""
+
+
+def dagster_home(data_dir: Path) -> Path:
+    return data_dir / "dagster_home"
+
+
+def prepare_environment(data_dir: Path) -> dict[str, str]:
+    """Point this process (and children) at the data dir and its Dagster instance; return the env."""
+    data_dir = data_dir.resolve()
+    home = dagster_home(data_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    yaml_path = home / "dagster.yaml"
+    if not yaml_path.exists() or yaml_path.read_text() != DAGSTER_YAML:
+        yaml_path.write_text(DAGSTER_YAML)
+    os.environ["COMPLAINTS_DATA_DIR"] = str(data_dir)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+    return dict(os.environ)
+
+
+def write_demo_secrets(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Generate the demo's secrets into <data dir>/platform.env (owner-only) unless present."""
+    path = data_dir / ENV_FILE_NAME
+    values = read_env_file(path)
+    values.setdefault("COMPLAINTS_WEBHOOK_SECRET", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
+    values.setdefault("COMPLAINTS_PII_KEY", secrets.token_hex(32))
+    values.setdefault("COMPLAINTS_SMS_API_TOKEN", secrets.token_urlsafe(24))
+    values.update(extra or {})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Demo secrets, generated. A deployment sets these as environment variables instead.\n"
+        + "".join(f"{k}={v}\n" for k, v in sorted(values.items()))
+    )
+    os.chmod(path, 0o600)
+    return values

@@ -1,0 +1,333 @@
+"""The webhook receiver end to end: real HTTP to uvicorn on loopback, files checked on disk."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from standardwebhooks.webhooks import Webhook
+
+from complaints_platform.lib.social_media import parse_social_media_landing, receipt_window
+from complaints_platform.webhook.app import create_app
+
+pytestmark = pytest.mark.integration
+
+SECRET = "whsec_" + base64.b64encode(b"complaints-test-secret-0123456789").decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(b"somebody-elses-secret-0123456789").decode()
+SMALL_LIMIT = 4096  # the test app's body limit, so an oversize body stays small on the wire
+
+POST = {
+    "type": "social.post.created",
+    "timestamp": "2026-11-21T14:03:25.120Z",
+    "data": {
+        "platform": "twitter",
+        "post_id": "1859923412",
+        "author": {"handle": "@jdoe", "display_name": "Jane Doe"},
+        "text": "@TelcoCare no signal in Leeds since 8am!! \u2014 caf\u00e9 wifi too",
+        "created_at": "2026-11-21T14:03:22+00:00",
+        "in_reply_to": None,
+        "lang": "en",
+    },
+}
+
+
+@dataclass
+class Receiver:
+    url: str
+    landing_root: Path
+    client: httpx.Client
+
+    def post(
+        self,
+        body: bytes | str,
+        webhook_id: str = "msg_1",
+        *,
+        secret: str = SECRET,
+        timestamp: datetime | None = None,
+        signed_body: bytes | str | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+    ) -> httpx.Response:
+        content = body.encode() if isinstance(body, str) else body
+        all_headers = {"content-type": content_type}
+        if sign:
+            signed = content if signed_body is None else signed_body
+            all_headers.update(signature_headers(webhook_id, signed, secret, timestamp))
+        all_headers.update(headers or {})
+        return self.client.post(self.url + "/webhooks/social", content=content, headers=all_headers)
+
+    def event_files(self) -> list[Path]:
+        root = self.landing_root / "social_media"
+        return sorted(p for p in root.glob("date=*/*/*") if p.is_file()) if root.exists() else []
+
+    def all_files(self) -> list[Path]:
+        return sorted(p for p in self.landing_root.rglob("*") if p.is_file())
+
+
+def signature_headers(
+    webhook_id: str, body: bytes | str, secret: str = SECRET, timestamp: datetime | None = None
+) -> dict[str, str]:
+    timestamp = timestamp or datetime.now(UTC)
+    text = body.decode() if isinstance(body, bytes) else body
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, timestamp, text),
+    }
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def running_receiver(landing_root: Path, **app_options: int) -> Iterator[Receiver]:
+    """The receiver served by uvicorn in a background thread on a free loopback port."""
+    app = create_app(landing_root, SECRET, **app_options)
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        with httpx.Client(timeout=10) as client:
+            yield Receiver(f"http://127.0.0.1:{port}", landing_root, client)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Receiver]:
+    with running_receiver(tmp_path / "landing", max_body_bytes=SMALL_LIMIT) as running:
+        yield running
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_valid_event_is_landed_whole_and_private(receiver: Receiver) -> None:
+    body = json.dumps(POST, ensure_ascii=False, indent=1)  # indentation must survive byte for byte
+    before = datetime.now(UTC)
+    response = receiver.post(body, "msg_2Qx:abc.1-z")
+    after = datetime.now(UTC)
+
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted"}
+    [event_file] = receiver.event_files()
+    envelope = json.loads(event_file.read_text(encoding="utf-8"))
+    assert set(envelope) == {"webhook_id", "webhook_timestamp", "received_at", "body"}
+    assert envelope["webhook_id"] == "msg_2Qx:abc.1-z"
+    assert envelope["body"] == body
+    assert abs(envelope["webhook_timestamp"] - before.timestamp()) < 2
+    assert envelope["received_at"].endswith("Z") and len(envelope["received_at"]) == 27
+    received_at = datetime.fromisoformat(envelope["received_at"])
+    assert before <= received_at <= after
+
+    window = receipt_window(received_at)
+    assert event_file.relative_to(receiver.landing_root).as_posix() == (
+        f"social_media/date={window:%Y-%m-%d}/{window:%H%M}/msg_2Qx:abc.1-z.json"
+    )
+    index_file = receiver.landing_root / "social_media" / "_ids" / "msg_2Qx:abc.1-z"
+    assert index_file.read_text() == event_file.relative_to(receiver.landing_root).as_posix()
+    assert receiver.all_files() == sorted([event_file, index_file])  # no temp files left
+
+    for path in (event_file, index_file):
+        assert _mode(path) == 0o600
+    for folder in (
+        receiver.landing_root,
+        receiver.landing_root / "social_media",
+        receiver.landing_root / "social_media" / "_ids",
+        event_file.parent.parent,
+        event_file.parent,
+    ):
+        assert _mode(folder) == 0o700, folder
+
+    frame = parse_social_media_landing([event_file], receiver.landing_root)
+    row = frame.row(0, named=True)
+    assert row["record_id"] == "msg_2Qx:abc.1-z"
+    assert row["raw"] == body
+    assert row["text"] == POST["data"]["text"]
+    assert row["received_at"] == received_at
+    assert row["parse_error"] is None
+
+
+def test_several_signatures_one_valid_is_accepted(receiver: Receiver) -> None:
+    body = json.dumps(POST)
+    good = signature_headers("msg_rotated", body)["webhook-signature"]
+    old = signature_headers("msg_rotated", body, OTHER_SECRET)["webhook-signature"]
+    response = receiver.post(body, "msg_rotated", headers={"webhook-signature": f"{old} {good}"})
+    assert response.status_code == 202
+    assert len(receiver.event_files()) == 1
+
+
+def test_replayed_id_is_acknowledged_and_stored_once(receiver: Receiver) -> None:
+    body = json.dumps(POST)
+    assert receiver.post(body, "msg_replay").status_code == 202
+    [event_file] = receiver.event_files()
+    first_bytes = event_file.read_bytes()
+
+    again = receiver.post(body, "msg_replay")
+    assert again.status_code == 200
+    assert again.json() == {"status": "duplicate"}
+    assert receiver.event_files() == [event_file]
+    assert event_file.read_bytes() == first_bytes
+
+
+def test_concurrent_deliveries_of_one_id_write_once(receiver: Receiver) -> None:
+    body = json.dumps(POST)
+    headers = signature_headers("msg_race", body)
+
+    def deliver(_: int) -> int:
+        with httpx.Client(timeout=10) as client:
+            return client.post(
+                receiver.url + "/webhooks/social",
+                content=body,
+                headers={"content-type": "application/json", **headers},
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(deliver, range(8)))
+    assert statuses == [200] * 7 + [202]
+    assert len(receiver.event_files()) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "expected_status"),
+    [
+        ("tampered_body", 401),
+        ("wrong_secret", 401),
+        ("expired_timestamp", 401),
+        ("future_timestamp", 401),
+        ("unsigned", 401),
+        ("garbage_signature", 401),
+        ("wrong_content_type", 415),
+        ("no_content_type", 415),
+        ("malformed_json", 400),
+        ("json_array", 400),
+        ("not_utf8", 400),
+        ("bad_webhook_id", 400),
+        ("dot_webhook_id", 400),
+        ("oversize_declared", 413),
+        ("oversize_streamed", 413),
+    ],
+)
+def test_rejected_requests_write_nothing(
+    receiver: Receiver, case: str, expected_status: int
+) -> None:
+    body = json.dumps(POST)
+    if case == "tampered_body":
+        response = receiver.post(body.replace("Leeds", "Leads"), signed_body=body)
+    elif case == "wrong_secret":
+        response = receiver.post(body, secret=OTHER_SECRET)
+    elif case == "expired_timestamp":
+        response = receiver.post(body, timestamp=datetime.now(UTC) - timedelta(minutes=6))
+    elif case == "future_timestamp":
+        response = receiver.post(body, timestamp=datetime.now(UTC) + timedelta(minutes=6))
+    elif case == "unsigned":
+        response = receiver.post(body, sign=False)
+    elif case == "garbage_signature":
+        response = receiver.post(body, headers={"webhook-signature": "not-a-signature"})
+    elif case == "wrong_content_type":
+        response = receiver.post(body, content_type="text/plain")
+    elif case == "no_content_type":
+        response = receiver.client.post(
+            receiver.url + "/webhooks/social",
+            content=body.encode(),
+            headers=signature_headers("msg_1", body),
+        )
+    elif case == "malformed_json":
+        response = receiver.post('{"type": "social.post.created", "data": {')
+    elif case == "json_array":
+        response = receiver.post("[1, 2, 3]")
+    elif case == "not_utf8":
+        # Signed over the raw bytes, so only the encoding is wrong.
+        raw = json.dumps(POST).replace("Leeds", "Li\xe8ge").encode("latin-1")
+        headers = signature_headers("msg_1", "")
+        timestamp = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+        headers["webhook-signature"] = _sign_bytes("msg_1", timestamp, raw)
+        response = receiver.post(raw, sign=False, headers=headers)
+    elif case == "bad_webhook_id":
+        response = receiver.post(body, "../../etc/passwd")
+    elif case == "dot_webhook_id":
+        response = receiver.post(body, "..")
+    elif case == "oversize_declared":
+        response = receiver.post("{" + " " * SMALL_LIMIT + "}")
+    elif case == "oversize_streamed":
+        big = ("{" + " " * SMALL_LIMIT + "}").encode()
+        headers = {"content-type": "application/json", **signature_headers("msg_1", big)}
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+            for start in range(0, len(big), 1024):
+                yield big[start : start + 1024]
+
+        response = receiver.client.post(
+            receiver.url + "/webhooks/social", content=chunks(), headers=headers
+        )
+    else:  # pragma: no cover
+        raise AssertionError(case)
+
+    assert response.status_code == expected_status, response.text
+    assert response.json()["status"] == "rejected"
+    assert receiver.all_files() == []
+
+
+def test_signed_non_utf8_needs_the_right_secret_to_get_past_401(receiver: Receiver) -> None:
+    raw = b'{"text": "Li\xe8ge"}'
+    timestamp = datetime.now(UTC)
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": _sign_bytes("msg_1", timestamp, raw, OTHER_SECRET),
+    }
+    assert receiver.post(raw, sign=False, headers=headers).status_code == 401
+
+
+def test_default_limit_is_one_mebibyte(tmp_path: Path) -> None:
+    def body_of(size: int) -> str:
+        return '{"pad": "' + "x" * (size - 11) + '"}'
+
+    with running_receiver(tmp_path / "landing") as receiver:
+        assert receiver.post(body_of(1_048_577), "msg_big").status_code == 413
+        assert receiver.event_files() == []
+        assert receiver.post(body_of(1_048_576), "msg_big").status_code == 202
+        [event_file] = receiver.event_files()
+        assert len(json.loads(event_file.read_text())["body"]) == 1_048_576
+
+
+def test_healthz(receiver: Receiver) -> None:
+    response = receiver.client.get(receiver.url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def _sign_bytes(webhook_id: str, timestamp: datetime, raw: bytes, secret: str = SECRET) -> str:
+    """A Standard Webhooks signature over raw bytes (the library's sign() takes text only)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{webhook_id}.{int(timestamp.timestamp())}.".encode() + raw
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()

@@ -1,0 +1,28 @@
+-- Customers from the CRM plus one 'unknown' member, which every complaint not tied to a CRM
+-- account points to.
+select
+    customer_key,
+    name_token,
+    email_token,
+    phone_token,
+    handle_token,
+    plan,
+    region,
+    signup_date,
+    snapshot_date,
+    snapshot_date = max(snapshot_date) over () as is_in_latest_snapshot
+from {{ ref('stg_customers') }}
+
+union all
+
+select
+    'unknown' as customer_key,
+    null as name_token,
+    null as email_token,
+    null as phone_token,
+    null as handle_token,
+    'unknown' as plan,
+    'unknown' as region,
+    null as signup_date,
+    null as snapshot_date,
+    false as is_in_latest_snapshot
