@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from complaints_platform.defs.partitions import daily, every_12_hours, every_15_minutes
-from complaints_platform.lib.call_center import export_timestamp
-from complaints_platform.lib.lake import previous_window_start
+from complaints_platform.lib.call_center import export_timestamp, is_export_file
+from complaints_platform.lib.lake import previous_window_start, window_start
 from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.social_media import new_landing_files
 
@@ -71,14 +71,14 @@ def call_center_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
     newest = cursor
     if folder.exists():
         for path in folder.iterdir():
-            if path.name.startswith(".") or path.suffix.lower() != ".csv":
+            if not is_export_file(path):
                 continue
             mtime = path.stat().st_mtime_ns
             if mtime <= floor:
                 continue
             newest = max(newest, mtime)
             ts = export_timestamp(path, settings.call_center_filename_pattern)
-            start = ts.replace(hour=0 if ts.hour < 12 else 12, minute=0, second=0, microsecond=0)
+            start = window_start(ts, 12 * 60)
             by_partition.setdefault(f"{start:%Y-%m-%d-%H:%M}", []).append(f"{path.name}@{mtime}")
     requests = [
         dg.RunRequest(partition_key=partition, run_key=_run_key(partition, names))

@@ -141,12 +141,18 @@ def days_between(start: datetime, end: datetime) -> list[str]:
     return [f"{d:%Y-%m-%d}" for d in split_windows(start, end, 24 * 60)]
 
 
-def previous_window_start(now: datetime, step_minutes: int) -> datetime:
-    """Start of the last window of ``step_minutes`` (aligned to UTC midnight) that closed by ``now``."""
+def window_start(moment: datetime, step_minutes: int) -> datetime:
+    """Start of the window of ``step_minutes`` (aligned to UTC midnight) containing ``moment``."""
     from datetime import timedelta, timezone
 
-    now = now.astimezone(timezone.utc)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    elapsed = int((now - midnight).total_seconds() // 60)
-    current_start = midnight + timedelta(minutes=elapsed - elapsed % step_minutes)
-    return current_start - timedelta(minutes=step_minutes)
+    moment = moment.astimezone(timezone.utc)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = int((moment - midnight).total_seconds() // 60)
+    return midnight + timedelta(minutes=elapsed - elapsed % step_minutes)
+
+
+def previous_window_start(now: datetime, step_minutes: int) -> datetime:
+    """Start of the last window of ``step_minutes`` that closed by ``now`` (what a schedule runs)."""
+    from datetime import timedelta
+
+    return window_start(now, step_minutes) - timedelta(minutes=step_minutes)

@@ -1,0 +1,28 @@
+"""Shared fixtures: an isolated data directory and Dagster instance per test that needs one."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the network and never send dbt telemetry.
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """A fresh data directory with demo secrets, set as COMPLAINTS_DATA_DIR and DAGSTER_HOME."""
+    from complaints_platform import runtime
+
+    root = tmp_path / "data"
+    root.mkdir()
+    for name in ("COMPLAINTS_WEBHOOK_SECRET", "COMPLAINTS_PII_KEY", "COMPLAINTS_SMS_API_TOKEN", "COMPLAINTS_SMS_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runtime.write_demo_secrets(root)
+    monkeypatch.setenv("COMPLAINTS_DATA_DIR", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(runtime.dagster_home(root)))
+    runtime.prepare_environment(root)
+    return root
