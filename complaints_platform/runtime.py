@@ -7,9 +7,13 @@ import os
 import secrets
 from pathlib import Path
 
+import dagster as dg
+
 from complaints_platform.lib.settings import ENV_FILE_NAME, read_env_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
 
 DAGSTER_YAML = """\
 # Written by the complaints CLI. SQLite storage under this folder (one machine; use PostgreSQL
@@ -62,3 +66,20 @@ def write_demo_secrets(data_dir: Path, extra: dict[str, str] | None = None) -> d
     )
     os.chmod(path, 0o600)
     return values
+
+
+def run_assets(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    selection: list[str],
+    partition_range: tuple[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of ``selection`` (a partition range runs as one run, as backfills do)."""
+    range_tags = {RANGE_START: partition_range[0], RANGE_END: partition_range[1]} if partition_range else {}
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(k) for k in selection],
+        tags={**range_tags, **(tags or {})},
+        raise_on_error=False,
+    )

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from complaints_platform.lib.bronze import to_bronze
+from complaints_platform.lib.lake import window_start
 from complaints_platform.lib.settings import Settings
 
 CHANNEL = "call_center"
@@ -125,6 +126,19 @@ def files_for_window(
     return [path for _, _, path in sorted(found)]
 
 
+EXPORT_WINDOW = timedelta(hours=12)
+
+
+def export_received_at(stamp: datetime) -> datetime:
+    """When an export's records count as received: the close of the 12-hour window it covers.
+
+    An export named by its window's start is complete only when the window closes; its last
+    microsecond keeps every record in its own partition and after every call it lists.
+    """
+    start = window_start(stamp, int(EXPORT_WINDOW.total_seconds() // 60))
+    return start + EXPORT_WINDOW - timedelta(microseconds=1)
+
+
 def parse_call_center_csv(
     path: Path,
     column_map: dict[str, str],
@@ -140,7 +154,7 @@ def parse_call_center_csv(
     """
     text, _encoding = decode_export(path.read_bytes())
     relative = _relative_name(path, location_root)
-    received_at = export_timestamp(path, pattern)
+    received_at = export_received_at(export_timestamp(path, pattern))
     lines = list(io.StringIO(text, newline=""))
     reader = csv.reader(iter(lines))
     common = {

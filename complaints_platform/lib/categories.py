@@ -60,6 +60,13 @@ _NORMALISE_RULES = (
     (r"\s+", " "),
 )
 _WORD_PATTERN = r"\w+"
+# Function words say nothing about a category on their own, but synthetic training text can make
+# them look as if they do (one template starts "the ...", another "I ..."). They are dropped as
+# unigrams only: bigrams such as "no signal" or "on hold" keep them.
+STOP_UNIGRAMS = frozenset(
+    "a an the i i'm me my mine we our you your it its is am are was were be been of to and or in on at "
+    "for with this that these those so just s t ve m ll d re".split()
+)
 _SPACE, _SEPARATOR = 32, 0
 _CHUNK = 2048
 
@@ -102,15 +109,16 @@ def _word_terms(norm: pl.Series, max_n: int) -> pl.DataFrame:
         .explode("term")
         .drop_nulls("term")
     )
+    unigrams = words.filter(~pl.col("term").is_in(list(STOP_UNIGRAMS)))
     if max_n < 2:
-        return words
+        return unigrams
     following = words.select(pl.col("row").shift(-1).alias("next_row"), pl.col("term").shift(-1).alias("next"))
     bigrams = (
         pl.concat([words, following], how="horizontal")
         .filter(pl.col("row") == pl.col("next_row"))
         .select("row", (pl.col("term") + " " + pl.col("next")).alias("term"))
     )
-    return pl.concat([words, bigrams])
+    return pl.concat([unigrams, bigrams])
 
 
 _HASH_BASE = np.uint64(0x100000001B3)

@@ -509,6 +509,12 @@ _T_OTHER = {
         "Earn £500 a day from home, msg me", "Final notice: claim your prize before midnight",
         "You have 1 unread voicemail, listen here: bit.ly/3xYz", "Crypto signals group, 10x guaranteed, join now",
         "Free ringtones and wallpapers, reply GO", "Dating near you, 100s of singles, reply STOP to opt out",
+        "Your mobile number was drawn for a guaranteed cash prize! Call our claims line now, 150p/min",
+        "Customer services: your reward is waiting, ring 0906 line before it expires, 18+ only",
+        "Last chance! Claim your latest camera phone FREE with our mobile upgrade club, txt YES",
+        "You are a winner! Text CLAIM to 81010 to receive your award. Opt out: txt STOP",
+        "Had an accident that wasn't your fault? You could be owed thousands, reply CLAIM",
+        "Exclusive club: weekly chat and flirt msgs, 3 per week at £1.50 each, send JOIN",
     ],
     "chatter": [
         "watching the match at the pub in {place} tonight", "anyone know a good pizza place in {place}?",
@@ -525,8 +531,9 @@ _T_OTHER = {
         "I've lost my phone, can you block the SIM", "can I transfer my contract to my son?",
     ],
 }
-_T_OTHER_WEIGHTS = {"praise": 0.17, "question": 0.2, "promo": 0.1, "brand_reply": 0.15, "spam": 0.14,
-                    "chatter": 0.14, "admin": 0.1}
+_T_OTHER_WEIGHTS = {"praise": 0.12, "question": 0.14, "promo": 0.07, "brand_reply": 0.11, "spam": 0.11,
+                    "chatter": 0.1, "admin": 0.08, "neutral_mention": 0.1, "news": 0.05, "misdirected": 0.04,
+                    "auto": 0.04, "conversation": 0.04}
 _T_OTHER_AGENT = [
     "cust called to ask about {topic}", "General enquiry re {topic}", "Cust rang to say thanks for {thanks}",
     "Sales enquiry - {topic}", "Caller asked about {topic}, info given", "Wrong number, no action",
@@ -551,6 +558,160 @@ _T_THIRD_PERSON = [("I've", "they've"), ("I'm", "they're"), ("I was", "they were
                    ("I ", "they "), (" me", " them"), ("I'd", "they'd")]
 
 
+# More statements in other syntaxes (questions, passive voice, plural subjects, fragments), so that
+# function words and sentence shapes are spread over every category instead of marking one.
+_T_STATEMENTS_VARIED = {
+    "poor_network": [
+        "why is there never any signal in {place}?", "is the network down in {place} or is it just me?",
+        "is there a known fault in {place}? nothing connects", "has the broadband gone down for everyone?",
+        "no bars, no data, no calls, nothing", "calls to my mum keep getting cut off",
+        "our connection has been unusable {dur}", "the kids can't do homework because the wifi keeps dropping off",
+        "signal strength is rubbish indoors", "mobile internet is painfully slow in the evenings",
+        "the speed we get is nowhere near what we pay for", "downloads crawl along at {speed}",
+        "online meetings keep freezing up", "phone calls fail before they even ring",
+        "people ringing me just get a dead tone", "messages won't send, they just sit there",
+        "my card machine keeps losing connection and I'm losing sales", "can't stream, can't browse, can't call",
+        "the connection drops every time it rains", "our whole village has been without service {dur}",
+        "the network fault in {place} still isn't fixed", "constant disconnections on the home broadband",
+        "had to drive to {place} just to get a bar", "my calls are full of echo and static",
+        "the internet goes off and on all night", "it says connected but there's no internet",
+        "latency spikes make video calls impossible", "there's been a service outage in {place} {dur}",
+    ],
+    "incorrect_billing": [
+        "why has my direct debit gone up to {amount}?", "can someone explain why I've been billed {amount} this month?",
+        "how is my bill {amount} when my plan is {amount2}?", "I've been invoiced twice for the same month",
+        "the money you took was more than we agreed", "there's a charge for international calls I never made",
+        "I'm being asked to pay for a contract I cancelled", "my final invoice is wrong",
+        "you're still taking payments after I switched provider", "the price I was quoted isn't the price I'm paying",
+        "they added a fee without telling me", "I'm owed {amount} and nobody will refund it",
+        "a debt collector contacted me over a bill I already paid", "the promotional rate wasn't applied",
+        "my account shows arrears that don't exist", "the amount on the statement doesn't add up",
+        "I keep getting charged for a bolt-on I removed", "roaming fees were added though I never left the country",
+        "I was billed for a full year upfront by mistake", "the credit note I was promised hasn't appeared",
+        "my bill jumped by {amount} with no explanation", "stop taking money from my account",
+        "the SIM only price went up without notice", "the discount the retention team gave me has disappeared",
+        "I've been overcharged for months", "the payment was taken on the wrong date and I got bank charges",
+    ],
+    "bad_customer_service": [
+        "why does nobody ever ring back?", "how hard is it to get a straight answer from your staff?",
+        "I spent my whole lunch break in a queue", "the call centre put me on hold then disconnected me",
+        "I've been shuffled from department to department", "each advisor tells me something different",
+        "I've chased this {n} times and got nowhere", "your support team ignore my messages",
+        "no one takes responsibility for anything", "the chat assistant keeps saying it doesn't understand",
+        "the person in store rolled their eyes at me", "I was promised a response in 5 working days, that was {dur} ago",
+        "my complaint has been sitting unanswered {dur}", "the agent talked over me the whole time",
+        "nobody turned up for the installation appointment", "your team cancelled my appointment without telling me",
+        "I've been waiting {dur} for someone to get back to me", "the phone line just rings out",
+        "I got cut off after waiting {mins} minutes", "they keep telling me it's being looked into",
+        "the service I've had from your staff is appalling", "I was given the wrong information by your sales team",
+        "nobody apologised or even acknowledged the problem", "the menu system sends me round in circles",
+        "I've been treated appallingly by the complaints team", "the callback window came and went with no call",
+    ],
+    "device_equipment": [
+        "why does my new phone keep switching itself off?", "is it normal for a brand new handset to get this hot?",
+        "the handset I got last week already has a line of dead pixels", "the screen went black and won't come back",
+        "the phone won't last past lunchtime on a full charge", "the router's lights are all flashing amber",
+        "the replacement phone is also faulty", "my order shows dispatched {dur} ago and still no phone",
+        "the SIM you posted never arrived", "the new SIM isn't activating",
+        "the eSIM transfer failed and now I have no SIM at all", "the modem keeps overheating and shutting down",
+        "the back of the phone is coming away", "the charging cable in the box doesn't fit",
+        "the phone I sent for repair came back worse", "my handset's been away for repair {dur}",
+        "the camera lens was scratched when I opened the box", "the buttons on the side stopped working",
+        "the phone restarts randomly every few hours", "the tablet on my contract won't switch on",
+        "the smartwatch won't pair with the phone", "the device you sent is the wrong colour and storage size",
+        "the hub's power supply died", "the headphone socket doesn't work", "the engineer left us with a faulty box",
+        "wifi on the handset keeps switching itself off", "the handset's speaker distorts at any volume",
+    ],
+}
+_T_STATEMENT_POOL = {c: _T_STATEMENTS[c] + _T_STATEMENTS_VARIED[c] for c in COMPLAINT_CATEGORIES}
+
+# Category-neutral frames around any complaint.
+_T_GENERIC_FRAMES = [
+    "is it just me or {core}?", "can someone explain why {core}", "quick question: why {core}?",
+    "for the {n}th time, {core}", "latest: {core}", "so apparently {core}", "just found out {core}",
+    "not sure who to talk to but {core}", "third time asking, {core}", "{core}. that is all.",
+    "honestly {core}", "{core} and I've had enough", "long story short, {core}", "fyi {core}",
+    "{core}, what's going on?", "me again. {core}",
+]
+
+# Synonyms swapped in after filling, so no single word carries a category on its own.
+_T_SYNONYMS = {
+    "phone": ["mobile", "handset", "device", "mobile phone", "cell", "fone", "phone"],
+    "signal": ["reception", "coverage", "network", "service", "signal"],
+    "internet": ["broadband", "wifi", "connection", "web", "net", "internet"],
+    "broadband": ["internet", "fibre", "home internet", "wifi", "broadband"],
+    "bill": ["invoice", "statement", "bill", "account"],
+    "charged": ["billed", "invoiced", "debited", "charged"],
+    "refund": ["reimbursement", "money back", "repayment", "refund"],
+    "agent": ["advisor", "adviser", "representative", "rep", "operator", "staff member", "agent"],
+    "advisor": ["agent", "rep", "call handler", "customer service person", "advisor"],
+    "router": ["hub", "modem", "wifi box", "router"],
+    "faulty": ["defective", "broken", "knackered", "busted", "faulty"],
+    "slow": ["sluggish", "painfully slow", "useless", "slow"],
+    "rude": ["abrupt", "dismissive", "unprofessional", "arrogant", "rude"],
+    "cancelled": ["terminated", "ended", "closed", "cancelled"],
+    "engineer": ["technician", "installer", "engineer"],
+    "money": ["cash", "funds", "money"],
+    "delivered": ["dispatched", "shipped", "sent", "delivered"],
+    "store": ["shop", "branch", "store"],
+    "on hold": ["in the queue", "waiting", "on hold"],
+    "handset": ["phone", "mobile", "device", "handset"],
+    "calls": ["phone calls", "voice calls", "calls"],
+}
+_T_SYNONYM_PATTERN = None  # compiled on first use
+
+
+def _t_synonyms(rng: random.Random, text: str) -> str:
+    import re
+
+    global _T_SYNONYM_PATTERN
+    if _T_SYNONYM_PATTERN is None:
+        words = sorted(_T_SYNONYMS, key=len, reverse=True)
+        _T_SYNONYM_PATTERN = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+    return _T_SYNONYM_PATTERN.sub(
+        lambda m: _pick(rng, _T_SYNONYMS[m.group(1)]) if rng.random() < 0.45 else m.group(1), text
+    )
+
+
+_T_OTHER_MORE = {
+    # Telecom words, no complaint.
+    "neutral_mention": [
+        "my bill's due friday so I'll pay it then", "can I pay my bill by card over the phone?",
+        "signal's great here at the beach!", "new phone day!!", "just paid my bill, thanks for the reminder",
+        "finally got fibre installed, so quick now", "my phone's on 5%, ring you later",
+        "I'll call you when I get a signal lol", "the wifi at the cafe is free if anyone needs it",
+        "battery's about to die, text me", "got my new sim, all working, thanks", "roaming in {country} worked perfectly",
+        "router's in the hallway if you need the password", "new handset came today, setting it up now",
+        "broadband engineer's been and gone, all good", "thanks for the refund, received today",
+    ],
+    "news": [
+        "{brand} to invest £200m in rural coverage", "Ofcom publishes latest complaints league table",
+        "Telecoms sector sees record 5G adoption", "Industry news: mast upgrades planned across the north west",
+        "Best SIM only deals this month, compared", "Phone makers report slower sales this quarter",
+        "Why your broadband speed depends on the time of day, explained",
+    ],
+    "misdirected": [
+        "the bus was late again this morning", "my takeaway was cold and an hour late",
+        "the council still hasn't collected our bins", "the train's cancelled again, typical",
+        "the heating's broken in the flat and the landlord won't answer", "queue at the post office is ridiculous",
+    ],
+    "auto": [
+        "Your verification code is {ticket}", "I'm out of the office until {day} with limited access to email",
+        "Delivery receipt: message delivered", "This is an automated message, please do not reply",
+        "Reminder: your appointment is at 10am tomorrow", "Your order has been confirmed",
+    ],
+    "conversation": [
+        "yes that's fine", "ok will do", "thank you, that's sorted now", "no that's all thanks", "perfect, cheers",
+        "I'll try that and let you know", "sure, what do you need?", "sent you a DM", "done, thanks",
+    ],
+}
+_T_AGENT_FORMS = [
+    "Reason for call: {issue}. Action: {action}. Outcome: {generic}",
+    "Issue - {issue} / Action - {action}",
+    "{opener} {issue}",
+]
+
+
 def _t_fill(rng: random.Random, template: str, slots: dict[str, str]) -> str:
     return template.format_map(slots)
 
@@ -560,15 +721,18 @@ def _t_issue(rng: random.Random, cat: str, slots: dict[str, str]) -> str:
 
 
 def _t_statement(rng: random.Random, cat: str, slots: dict[str, str]) -> str:
-    return _t_fill(rng, _pick(rng, _T_STATEMENTS[cat]), slots)
+    return _t_fill(rng, _pick(rng, _T_STATEMENT_POOL[cat]), slots)
 
 
 def _t_core(rng: random.Random, cat: str, slots: dict[str, str]) -> str:
     """One problem: either a first-person statement or a framed noun phrase."""
     if rng.random() < 0.55:
-        return _t_statement(rng, cat, slots)
-    frame = _pick(rng, _T_ISSUE_FRAMES)
-    return frame.format_map({**slots, "issue": _t_issue(rng, cat, slots)})
+        core = _t_statement(rng, cat, slots)
+    else:
+        core = _pick(rng, _T_ISSUE_FRAMES).format_map({**slots, "issue": _t_issue(rng, cat, slots)})
+    if rng.random() < 0.25:
+        core = _pick(rng, _T_GENERIC_FRAMES).format_map({**slots, "core": core.rstrip("?.!")})
+    return core
 
 
 def _t_pii(rng: random.Random) -> str:
@@ -592,6 +756,12 @@ def _t_complaint(rng: random.Random, cat: str, register: str) -> str:
     mixed = 0.09 <= hard < 0.25
 
     if register == "agent":
+        if rng.random() < 0.2:
+            return _pick(rng, _T_AGENT_FORMS[:2]).format(
+                issue=_t_issue(rng, cat, s),
+                action=_t_fill(rng, _pick(rng, _T_AGENT_ACTIONS[cat]), s),
+                generic=_t_fill(rng, _pick(rng, _T_AGENT_GENERIC), s),
+            )
         if rng.random() < 0.6:
             parts = [f"{_pick(rng, _T_AGENT_OPENERS)} {_t_issue(rng, cat, s)}"]
         else:
@@ -682,7 +852,7 @@ def _t_other(rng: random.Random, register: str) -> str:
         )
         extras = [_t_fill(rng, _pick(rng, _T_AGENT_GENERIC[:4] + _T_AGENT_GENERIC[7:10]), s) for _ in range(rng.randint(0, 2))]
         return _join(text, *extras, sep=_pick(rng, [". ", " - ", "\n"]))
-    text = _t_fill(rng, _pick(rng, _T_OTHER[kind]), s)
+    text = _t_fill(rng, _pick(rng, _T_OTHER.get(kind) or _T_OTHER_MORE[kind]), s)
     if register == "web":
         pieces = [_maybe(rng, 0.5, _pick(rng, _T_WEB_GREETINGS[:5])), _capital(text)]
         if rng.random() < 0.4:
@@ -729,7 +899,7 @@ def training_corpus(n: int, seed: int) -> tuple[list[str], list[str]]:
     for label in labels:
         register = rng.choices(("tweet", "sms", "agent", "web"), weights=(0.35, 0.25, 0.2, 0.2))[0]
         text = _t_other(rng, register) if label == "other" else _t_complaint(rng, label, register)
-        texts.append(_noisy(rng, text, register))
+        texts.append(_noisy(rng, _t_synonyms(rng, text), register))
     return texts, labels
 
 
@@ -890,6 +1060,7 @@ _H_TRANSCRIPT_OUTCOMES = {
 }
 _H_VERBATIM = ["yeah hi um so ", "hiya, er, basically ", "hello yes, so ", "right so um "]
 _H_EMAIL_SUBJECTS = ["Complaint", "Urgent", "My account", "Please read", "Re: ongoing issue", "Problem"]
+_H_EMAIL_SUBJECTS_OTHER = ["Hello", "Quick one", "FYI", "Info", "(no subject)"]
 _H_EMAIL_CLOSES = ["Cheers", "Best", "Thank you in advance", "Regards", "Many thanks"]
 _H_SARCASM = [
     "Fantastic. {scenario}. Just fantastic.", "Thank you {brand}, {scenario}, you've outdone yourselves",
@@ -924,6 +1095,8 @@ def _h_text(rng: random.Random, label: str) -> str:
     body = _h_body(rng, label, s)
     form = rng.choices(("fb", "transcript", "email", "text"), weights=(0.3, 0.2, 0.2, 0.3))[0]
     if form == "fb":
+        if label == "other":  # complaint-style leads and tails would turn it into a complaint
+            return body + _pick(rng, ["", " :)", " x", "!", " Thanks all."])
         lead = _pick(rng, _H_FB_LEADS).format_map(s)
         return lead + (body[:1].lower() + body[1:] if lead else body) + _pick(rng, _H_FB_TAILS)
     if form == "transcript":
@@ -935,7 +1108,8 @@ def _h_text(rng: random.Random, label: str) -> str:
         return f"{_pick(rng, _H_TRANSCRIPT_LEADS)}{body[:1].lower() + body[1:]}. {outcome}"
     if form == "email":
         account = f" Account {masked_token(rng, 'ACCOUNT')}." if rng.random() < 0.3 else ""
-        return (f"Subject: {_pick(rng, _H_EMAIL_SUBJECTS)}\n\nHi,\n\n{body.rstrip('.')}.{account}\n\n"
+        subject = _pick(rng, _H_EMAIL_SUBJECTS_OTHER if label == "other" else _H_EMAIL_SUBJECTS)
+        return (f"Subject: {subject}\n\nHi,\n\n{body.rstrip('.')}.{account}\n\n"
                 f"{_pick(rng, _H_EMAIL_CLOSES)},\n{masked_token(rng, 'NAME')}")
     words = body.lower().split(" ")
     text = " ".join(_H_TEXT_SHORT.get(w, w) if rng.random() < 0.5 else w for w in words)

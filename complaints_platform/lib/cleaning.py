@@ -207,6 +207,13 @@ def clean_complaints(
         pl.col("__keep").alias("duplicate_of"), pl.lit("same_contact_same_text").alias("rule")
     )
     good = good.filter(~is_cross_dup)
+    # Older copies of a record that turned out to be a cross-channel duplicate belong to the one kept.
+    kept_instead = duplicates_cross.select(
+        pl.col("complaint_id").alias("duplicate_of"), pl.col("__keep").alias("__kept")
+    )
+    duplicates_same = duplicates_same.join(
+        kept_instead, on="duplicate_of", how="left", maintain_order="left"
+    ).with_columns(pl.coalesce("__kept", "duplicate_of").alias("duplicate_of"))
 
     duplicates = pl.concat(
         [

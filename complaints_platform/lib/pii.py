@@ -32,14 +32,20 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4}
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _ACCOUNT = re.compile(r"\bAC[ -]?\d{8}\b", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_PRICE_LIKE = re.compile(r"\d+(?:,\d{3})*\.\d{2}")
+_CURRENCY_SIGNS = ("£", "$", "€")
 _DIGIT = re.compile(r"\d")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{2,30}\b")
+# "my name is" is followed by a name however it is written; after the weaker leads ("this is",
+# "I am", "thanks") only a capitalised word is a name, or "I am very unhappy" would lose its words.
+_MY_NAME = re.compile(
+    r"(?P<lead>\bmy name is\s+)(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)", re.IGNORECASE
+)
 _NAMED = re.compile(
-    r"(?P<lead>\b(?:my name is|this is|i am|i'm|regards,?|thanks,?|cheers,?|sincerely,?)\s+)"
-    r"(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)",
-    re.IGNORECASE,
+    r"(?P<lead>\b(?i:this is|i am|i'm|regards,?|thanks,?|cheers,?|sincerely,?)\s+)"
+    r"(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)"
 )
 
 
@@ -64,9 +70,15 @@ def _iban_valid(iban: str) -> bool:
     return int(numeric) % 97 == 1
 
 
-def _looks_like_phone(raw: str) -> bool:
-    """Phone candidates need 7+ digits and must not be a date."""
-    return len(_DIGIT.findall(raw)) >= 7 and not _DATE_LIKE.fullmatch(raw.strip())
+def _looks_like_phone(raw: str, before: str = "") -> bool:
+    """Phone candidates need 7+ digits and must not be a date or an amount of money."""
+    raw = raw.strip()
+    return (
+        len(_DIGIT.findall(raw)) >= 7
+        and not _DATE_LIKE.fullmatch(raw)
+        and not _PRICE_LIKE.fullmatch(raw)
+        and not before.rstrip().endswith(_CURRENCY_SIGNS)
+    )
 
 
 class PiiMasker:
@@ -123,6 +135,7 @@ class PiiMasker:
         text = _IPV4.sub(lambda m: self.token("IP", m.group()), text)
         text = self._mask_phones(text)
         text = _HANDLE.sub(lambda m: self.token("HANDLE", m.group()), text)
+        text = _MY_NAME.sub(lambda m: m.group("lead") + self.token("NAME", m.group("name")), text)
         text = _NAMED.sub(lambda m: m.group("lead") + self.token("NAME", m.group("name")), text)
         return text
 
@@ -139,7 +152,7 @@ class PiiMasker:
         for match in phonenumbers.PhoneNumberMatcher(
             text, self.default_region, leniency=phonenumbers.Leniency.POSSIBLE
         ):
-            if not _looks_like_phone(match.raw_string):
+            if not _looks_like_phone(match.raw_string, text[max(0, match.start - 2) : match.start]):
                 continue
             pieces.append(text[last : match.start])
             pieces.append(
@@ -171,7 +184,7 @@ def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]
     if any(_iban_valid(m.group()) for m in _IBAN.finditer(text)):
         found.append("IBAN")
     if any(
-        _looks_like_phone(m.raw_string)
+        _looks_like_phone(m.raw_string, text[max(0, m.start - 2) : m.start])
         for m in phonenumbers.PhoneNumberMatcher(
             text, default_region, leniency=phonenumbers.Leniency.POSSIBLE
         )

@@ -25,13 +25,11 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from complaints_platform import runtime
+from complaints_platform.runtime import run_assets
 from complaints_platform.lib import lake
 from complaints_platform.lib.web_forms import create_schema, upsert_forms
 from complaints_platform.simulate.generator import DemoDay, generate_day
 from complaints_platform.simulate.servers import cli_server, free_port
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -97,18 +95,11 @@ def land_day(demo: DemoDay, data_dir: Path, secrets: dict[str, str], logs: Path)
 
 def _run(report: DemoReport, defs: dg.Definitions, instance: dg.DagsterInstance, label: str, selection: list[str], partition_range: tuple[str, str] | None = None) -> None:
     started = time.monotonic()
-    tags = {RANGE_START: partition_range[0], RANGE_END: partition_range[1]} if partition_range else {}
-    job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey(k) for k in selection],
-        tags={**tags, "demo": label},
-        raise_on_error=False,
-    )
+    result = run_assets(defs, instance, selection, partition_range, {"demo": label})
     elapsed = time.monotonic() - started
     report.runs.append((label, result.success, elapsed))
     status = "ok" if result.success else "FAILED"
-    print(f"  {status:6} {label:58} {elapsed:6.1f}s  run {result.run_id[:8]}", flush=True)
+    print(f"  {status:6} {label:66} {elapsed:6.1f}s  run {result.run_id[:8]}", flush=True)
     if not result.success:
         for event in result.all_events:
             if event.is_failure:

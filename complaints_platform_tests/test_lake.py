@@ -1,0 +1,182 @@
+"""The lake on disk: whole-file atomic replacement, owner-only raw layers, partition windows."""
+
+from __future__ import annotations
+
+import os
+import stat
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from complaints_platform.lib import lake
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@contextmanager
+def _umask(mask: int):
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# --- atomic writes -----------------------------------------------------------------------------
+
+
+def test_rewrite_replaces_the_whole_file(tmp_path):
+    target = lake.silver_partition_path(tmp_path, "complaints_cleaned", "2026-11-21")
+    lake.write_parquet_atomic(pl.DataFrame({"id": [1, 2, 3], "text": ["a", "b", "c"]}), target)
+    lake.write_parquet_atomic(pl.DataFrame({"id": [9], "text": ["z"]}), target)
+    assert pl.read_parquet(target).to_dict(as_series=False) == {"id": [9], "text": ["z"]}
+    # Only the target is left in the folder: no temporary files.
+    assert [p.name for p in target.parent.iterdir()] == ["part.parquet"]
+
+
+def test_rewriting_the_same_frame_twice_gives_the_same_rows(tmp_path):
+    frame = pl.DataFrame({"id": [1, 2], "at": [_utc(2026, 11, 21), _utc(2026, 11, 22)]})
+    target = tmp_path / "x" / "part.parquet"
+    lake.write_parquet_atomic(frame, target)
+    lake.write_parquet_atomic(frame, target)
+    assert pl.read_parquet(target).equals(frame)
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "part.parquet"
+    lake.write_parquet_atomic(pl.DataFrame({"id": [1]}), target)
+    with pytest.raises(RuntimeError):
+        with lake.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a file")
+            raise RuntimeError("disk full")
+    assert pl.read_parquet(target).get_column("id").to_list() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["part.parquet"]
+
+
+def test_write_bytes_atomic(tmp_path):
+    target = tmp_path / "landing" / "sms" / "page.json"
+    lake.write_bytes_atomic(b'{"a": 1}', target)
+    lake.write_bytes_atomic(b"{}", target)
+    assert target.read_bytes() == b"{}"
+    assert [p.name for p in target.parent.iterdir()] == ["page.json"]
+
+
+def test_private_write_makes_every_created_folder_and_the_file_owner_only(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir(mode=0o755)
+    os.chmod(root, 0o755)
+    target = lake.bronze_partition_path(root, "sms_raw", _utc(2026, 11, 21, 14, 15))
+    with _umask(0o000):  # a permissive umask must not leak into raw-PII folders
+        lake.write_parquet_atomic(pl.DataFrame({"phone": ["+447700900123"]}), target, private=True)
+    assert target == root / "bronze" / "sms_raw" / "date=2026-11-21" / "1415.parquet"
+    for folder in (root / "bronze", root / "bronze" / "sms_raw", target.parent):
+        assert _mode(folder) == 0o700, folder
+    assert _mode(target) == 0o600
+    assert _mode(root) == 0o755, "an existing folder is not changed"
+    assert pl.read_parquet(target).get_column("phone").to_list() == ["+447700900123"]
+
+    # A second file in the same, now existing, folder is private too.
+    second = lake.bronze_partition_path(root, "sms_raw", _utc(2026, 11, 21, 14, 30))
+    lake.write_bytes_atomic(b"raw", second, private=True)
+    assert _mode(second) == 0o600
+    assert sorted(p.name for p in target.parent.iterdir()) == ["1415.parquet", "1430.parquet"]
+
+
+def test_make_private_dir_on_an_existing_folder_is_a_no_op(tmp_path):
+    assert lake.make_private_dir(tmp_path) == tmp_path
+    nested = lake.make_private_dir(tmp_path / "a" / "b")
+    assert nested.is_dir()
+    assert _mode(tmp_path / "a") == _mode(nested) == 0o700
+
+
+# --- reading partitions ------------------------------------------------------------------------
+
+
+def test_read_parquet_files(tmp_path):
+    schema = {"id": pl.Int64, "text": pl.String}
+    assert lake.read_parquet_files([], schema).schema == pl.Schema(schema)
+    day = "2026-11-21"
+    assert lake.bronze_files_for_day(tmp_path, "sms_raw", day) == []
+    for minute, ids in ((30, [3]), (0, [1, 2])):
+        lake.write_parquet_atomic(
+            pl.DataFrame({"id": ids}), lake.bronze_partition_path(tmp_path, "sms_raw", _utc(2026, 11, 21, 14, minute))
+        )
+    files = lake.bronze_files_for_day(tmp_path, "sms_raw", day)
+    assert [f.name for f in files] == ["1400.parquet", "1430.parquet"]
+    assert lake.read_parquet_files(files, schema).get_column("id").to_list() == [1, 2, 3]
+
+
+# --- windows -----------------------------------------------------------------------------------
+
+
+def test_split_windows():
+    start = _utc(2026, 11, 21, 14)
+    assert lake.split_windows(start, start + timedelta(hours=1), 15) == [
+        _utc(2026, 11, 21, 14, m) for m in (0, 15, 30, 45)
+    ]
+    assert lake.split_windows(start, start, 15) == []
+    assert lake.split_windows(start, start - timedelta(hours=1), 15) == []
+    # A range that is not a whole number of windows is covered by a last, partial one.
+    assert lake.split_windows(start, start + timedelta(minutes=40), 15) == [
+        _utc(2026, 11, 21, 14, m) for m in (0, 15, 30)
+    ]
+    # Across midnight.
+    assert lake.split_windows(_utc(2026, 11, 21, 23, 45), _utc(2026, 11, 22, 0, 15), 15) == [
+        _utc(2026, 11, 21, 23, 45),
+        _utc(2026, 11, 22, 0, 0),
+    ]
+
+
+def test_days_between():
+    assert lake.days_between(_utc(2026, 11, 21), _utc(2026, 11, 22)) == ["2026-11-21"]
+    assert lake.days_between(_utc(2026, 11, 21), _utc(2026, 11, 21)) == []
+    assert lake.days_between(_utc(2026, 12, 30), _utc(2027, 1, 2)) == ["2026-12-30", "2026-12-31", "2027-01-01"]
+    # UTC days have 24 hours even on a DST change in London.
+    assert lake.days_between(_utc(2026, 3, 28), _utc(2026, 3, 31)) == ["2026-03-28", "2026-03-29", "2026-03-30"]
+    assert lake.days_between(_utc(2028, 2, 28), _utc(2028, 3, 1)) == ["2028-02-28", "2028-02-29"]
+
+
+@pytest.mark.parametrize(
+    ("now", "step", "expected"),
+    [
+        (_utc(2026, 11, 21, 14, 7, 33), 15, _utc(2026, 11, 21, 13, 45)),
+        # Exactly on a boundary: the window that just closed.
+        (_utc(2026, 11, 21, 14, 0), 15, _utc(2026, 11, 21, 13, 45)),
+        (_utc(2026, 11, 21, 14, 14, 59, 999_999), 15, _utc(2026, 11, 21, 13, 45)),
+        # Just after midnight: the last window of the previous day.
+        (_utc(2026, 11, 21, 0, 5), 15, _utc(2026, 11, 20, 23, 45)),
+        (_utc(2027, 1, 1, 0, 0), 15, _utc(2026, 12, 31, 23, 45)),
+        (_utc(2026, 11, 21, 14, 7), 60, _utc(2026, 11, 21, 13, 0)),
+        (_utc(2026, 11, 21, 14, 7), 24 * 60, _utc(2026, 11, 20, 0, 0)),
+        # An aware time in another zone is read as the same instant in UTC.
+        (datetime(2026, 7, 21, 15, 7, tzinfo=timezone(timedelta(hours=1))), 15, _utc(2026, 7, 21, 13, 45)),
+    ],
+)
+def test_previous_window_start(now, step, expected):
+    result = lake.previous_window_start(now, step)
+    assert result == expected
+    assert result.utcoffset() == timedelta(0)
+
+
+def test_window_start_contains_the_moment():
+    assert lake.window_start(_utc(2026, 11, 21, 14, 7), 15) == _utc(2026, 11, 21, 14, 0)
+    assert lake.window_start(_utc(2026, 11, 21, 14, 15), 15) == _utc(2026, 11, 21, 14, 15)
+    assert lake.window_start(_utc(2026, 11, 21, 0, 0), 15) == _utc(2026, 11, 21, 0, 0)
+
+
+def test_paths():
+    root = Path("/lake")
+    assert lake.window_file_name(_utc(2026, 11, 21, 9, 5)) == "0905.parquet"
+    assert lake.silver_partition_path(root, "complaints_cleaned", "2026-11-21") == Path(
+        "/lake/silver/complaints_cleaned/date=2026-11-21/part.parquet"
+    )
+    assert lake.silver_glob(root, "complaints_cleaned") == "/lake/silver/complaints_cleaned/*/*.parquet"

@@ -1,0 +1,288 @@
+"""PII masking: what is found in free text, how it is tokenised, and what must be left alone."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+
+from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, find_unmasked_pii
+
+KEY = "test-key-7d1c"
+TOKEN = re.compile(r"<(?P<kind>[A-Z]+):[a-p]{10}>")
+
+
+@pytest.fixture(scope="module")
+def masker() -> PiiMasker:
+    return PiiMasker(KEY)
+
+
+def _kinds(text: str) -> list[str]:
+    return [m["kind"] for m in TOKEN.finditer(text)]
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def test_a_key_is_required():
+    with pytest.raises(ValueError):
+        PiiMasker("")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "07700 900123",
+        "07700900123",
+        "+44 7700 900123",
+        "+447700900123",
+        "0044 7700 900123",
+        "447700900123",
+        "(0)7700-900-123",
+        "+44 (0)7700-900-123",
+        "07700.900.123",
+    ],
+)
+def test_the_same_phone_written_any_way_gets_the_same_token(masker, written):
+    assert masker.normalise_phone(written) == "+447700900123"
+    assert masker.token("PHONE", written) == masker.token("PHONE", "07700 900123")
+
+
+def test_a_different_phone_gets_a_different_token(masker):
+    assert masker.token("PHONE", "07700 900124") != masker.token("PHONE", "07700 900123")
+
+
+def test_token_format(masker):
+    for kind, value in [
+        ("PHONE", "07700 900123"),
+        ("EMAIL", "jane@example.com"),
+        ("ACCOUNT", "AC12345678"),
+        ("NAME", "Jane Doe"),
+        ("HANDLE", "@jane"),
+    ]:
+        token = masker.token(kind, value)
+        assert re.fullmatch(rf"<{kind}:[a-p]{{10}}>", token)
+        assert re.fullmatch(TOKEN_PATTERN, token)
+        assert not re.search(r"\d", token), "a token must not contain digits that look like a number"
+
+
+def test_different_keys_give_different_tokens(masker):
+    other = PiiMasker("another-key")
+    for kind, value in [("PHONE", "07700 900123"), ("EMAIL", "jane@example.com"), ("NAME", "Jane Doe")]:
+        assert other.token(kind, value) != masker.token(kind, value)
+        assert PiiMasker(KEY).token(kind, value) == masker.token(kind, value)
+
+
+def test_the_kind_is_part_of_the_token(masker):
+    # The same characters as a name and as a handle are different identifiers.
+    assert masker.token("NAME", "jane") != masker.token("HANDLE", "jane")
+
+
+@pytest.mark.parametrize(
+    ("kind", "a", "b"),
+    [
+        ("EMAIL", " Jane.Doe@Example.COM ", "jane.doe@example.com"),
+        ("ACCOUNT", "ac 1234-5678", "AC12345678"),
+        ("HANDLE", "@Jane_D", "jane_d"),
+        ("NAME", "  JANE   doe ", "Jane Doe"),
+        ("CARD", "4111-1111-1111-1111", "4111111111111111"),
+        ("IBAN", "gb82 west 1234 5698 7654 32", "GB82WEST12345698765432"),
+    ],
+)
+def test_identifiers_are_normalised_before_tokenising(masker, kind, a, b):
+    assert masker.token(kind, a) == masker.token(kind, b)
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_empty_identifiers_have_no_token(masker, value):
+    assert masker.token("PHONE", value) is None
+    assert masker.token("EMAIL", value) is None
+
+
+# --- free text ---------------------------------------------------------------------------------
+
+
+def test_phone_in_text_gets_the_structured_fields_token(masker):
+    token = masker.token("PHONE", "+447700900123")
+    assert masker.mask_text("call me on 07700 900123 please") == f"call me on {token} please"
+    assert masker.mask_text("my number is +44 7700 900123.") == f"my number is {token}."
+    assert masker.mask_text("ring (0)7700-900-123 today") == f"ring {token} today"
+
+
+def test_landline_is_masked(masker):
+    out = masker.mask_text("call 020 7946 0958 or 0207 946 0958")
+    token = masker.token("PHONE", "+442079460958")
+    assert out == f"call {token} or {token}"
+
+
+def test_email_is_masked(masker):
+    out = masker.mask_text("mail me at Jane.Doe+bills@example.co.uk now")
+    assert out == f"mail me at {masker.token('EMAIL', 'jane.doe+bills@example.co.uk')} now"
+    assert "@" not in out, "the e-mail's domain must not be left behind as a handle"
+
+
+def test_luhn_valid_card_is_masked_but_an_order_number_is_not(masker):
+    card = masker.token("CARD", "4111111111111111")
+    assert masker.mask_text("card 4111 1111 1111 1111 charged twice") == f"card {card} charged twice"
+    assert masker.mask_text("card 4111-1111-1111-1111") == f"card {card}"
+    # 13 digits that fail the Luhn check: an order number, left for the analyst.
+    assert masker.mask_text("order 1234567890123 not delivered") == "order 1234567890123 not delivered"
+
+
+def test_valid_iban_is_masked(masker):
+    token = masker.token("IBAN", "GB82WEST12345698765432")
+    assert masker.mask_text("refund to GB82 WEST 1234 5698 7654 32 please") == f"refund to {token} please"
+    assert masker.mask_text("IBAN GB82WEST12345698765432") == f"IBAN {token}"
+
+
+def test_iban_failing_mod97_is_not_masked_as_an_iban(masker):
+    out = masker.mask_text("IBAN GB83 WEST 1234 5698 7654 32 typo")
+    assert "<IBAN:" not in out
+    assert out.startswith("IBAN GB83 WEST 1234 ")
+    assert masker.mask_text("IBAN GB83WEST12345698765432") == "IBAN GB83WEST12345698765432"
+
+
+def test_ipv4_is_masked_but_a_version_string_is_not(masker):
+    assert masker.mask_text("router at 192.168.1.20 drops") == (
+        f"router at {masker.token('IP', '192.168.1.20')} drops"
+    )
+    assert masker.mask_text("firmware 1.2.3.4.5 and 999.1.1.1") == "firmware 1.2.3.4.5 and 999.1.1.1"
+
+
+def test_account_numbers_are_masked(masker):
+    token = masker.token("ACCOUNT", "AC12345678")
+    assert masker.mask_text("account AC12345678 and ac-12345678") == f"account {token} and {token}"
+    # Nine digits is not the CRM's shape.
+    assert "<ACCOUNT:" not in masker.mask_text("ref AC123456789")
+
+
+def test_ssn_and_national_insurance_numbers_are_masked(masker):
+    assert _kinds(masker.mask_text("ssn 123-45-6789")) == ["NATIONALID"]
+    out = masker.mask_text("NI AB 12 34 56 C and AB123456D")
+    assert _kinds(out) == ["NATIONALID", "NATIONALID"]
+    assert out == f"NI {masker.token('NATIONALID', 'AB 12 34 56 C')} and {masker.token('NATIONALID', 'AB123456D')}"
+
+
+def test_handles_are_masked(masker):
+    out = masker.mask_text("@vodafone_uk sort it out, ask @JaneD99")
+    assert out == (
+        f"{masker.token('HANDLE', 'vodafone_uk')} sort it out, ask {masker.token('HANDLE', 'janed99')}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "lead", "name"),
+    [
+        ("My name is John Smith and my bill is wrong", "My name is ", "John Smith"),
+        ("my name is john smith", "my name is ", "john smith"),
+        ("no signal. Regards, Jane Doe", "Regards, ", "Jane Doe"),
+        ("no signal.\nThanks\nBob", "Thanks\n", "Bob"),
+        ("Cheers Imran", "Cheers ", "Imran"),
+    ],
+)
+def test_names_after_an_introduction_or_sign_off_are_masked(masker, text, lead, name):
+    out = masker.mask_text(text)
+    assert f"{lead}{masker.token('NAME', name)}" in out
+    assert name not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This is ridiculous, I am very unhappy with the service",
+        "i'm fed up. thanks for nothing",
+        "this is the third time I am calling",
+    ],
+)
+def test_ordinary_words_after_this_is_or_i_am_are_not_names(masker, text):
+    assert masker.mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "since 2026-11-21 and 21/11/2026 and 21.11.2026 and 21-11-2026",
+        "charged £1,234.56 instead of £12.50",
+        "the bill says £12345.67 and €99999.99",
+        "they took $12345.67 and 1234567.00 GBP",
+        "a bill of £1234567 is absurd",
+    ],
+)
+def test_dates_and_prices_are_not_masked_as_phones(masker, text):
+    assert masker.mask_text(text) == text
+    assert "PHONE" not in find_unmasked_pii(text)
+
+
+def test_pii_at_the_start_and_end_of_the_text(masker):
+    email = masker.token("EMAIL", "a@b.com")
+    phone = masker.token("PHONE", "07700900123")
+    assert masker.mask_text("a@b.com") == email
+    assert masker.mask_text("07700 900123") == phone
+    assert masker.mask_text("07700 900123 is my number, mail a@b.com") == f"{phone} is my number, mail {email}"
+
+
+def test_pii_inside_a_url_is_masked(masker):
+    email = masker.token("EMAIL", "a@b.com")
+    assert masker.mask_text("see https://x.com/?email=a@b.com") == f"see https://x.com/?email={email}"
+    phone = masker.token("PHONE", "07700900123")
+    assert masker.mask_text("https://x.com/?phone=07700900123&x=1") == f"https://x.com/?phone={phone}&x=1"
+    assert masker.mask_text("see http://example.com/page") == "see http://example.com/page"
+
+
+def test_text_without_pii_is_unchanged(masker):
+    text = "No 4G in Leeds since Monday, 3 bars at most. Fix it!"
+    assert masker.mask_text(text) == text
+    assert masker.mask_text("") == ""
+    assert masker.mask_text(None) is None
+
+
+def test_masking_is_idempotent(masker):
+    once = masker.mask_text("ring 07700 900123 or a@b.com, card 4111 1111 1111 1111. Regards, Jane Doe")
+    assert masker.mask_text(once) == once
+
+
+# --- polars expressions ------------------------------------------------------------------------
+
+
+def test_polars_expressions_mask_and_tokenise_columns(masker):
+    frame = pl.DataFrame({"text": ["ring 07700 900123", None], "phone": ["+44 7700 900123", None]})
+    out = frame.select(masker.mask_text_expr("text"), masker.token_expr("PHONE", "phone"))
+    token = masker.token("PHONE", "07700900123")
+    assert out.to_dict(as_series=False) == {"text": [f"ring {token}", None], "phone": [token, None]}
+
+
+# --- finding what is left ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("mail me at jane@example.com", "EMAIL"),
+        ("call 07700 900123", "PHONE"),
+        ("call +44 7700 900123", "PHONE"),
+        ("card 4111111111111111", "CARD"),
+        ("iban GB82WEST12345698765432", "IBAN"),
+    ],
+)
+def test_find_unmasked_pii_finds_raw_values(masker, text, kind):
+    assert kind in find_unmasked_pii(text)
+    assert find_unmasked_pii(masker.mask_text(text)) == []
+
+
+def test_find_unmasked_pii_ignores_what_is_not_pii():
+    assert find_unmasked_pii(None) == []
+    assert find_unmasked_pii("") == []
+    assert find_unmasked_pii("no signal since 2026-11-21") == []
+    assert find_unmasked_pii("order 1234567890123") == []  # fails Luhn
+    assert "IBAN" not in find_unmasked_pii("GB83WEST12345698765432")  # fails mod 97
+
+
+def test_masked_output_of_a_mixed_text_has_nothing_left(masker):
+    text = (
+        "Hi @vodafone_uk, my name is Jane Doe, account AC12345678, ring +44 7700 900123 or "
+        "jane@example.com; you charged card 4111 1111 1111 1111 and not GB82 WEST 1234 5698 7654 32"
+    )
+    out = masker.mask_text(text)
+    assert find_unmasked_pii(out) == []
+    assert sorted(set(_kinds(out))) == ["ACCOUNT", "CARD", "EMAIL", "HANDLE", "IBAN", "NAME", "PHONE"]

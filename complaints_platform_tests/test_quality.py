@@ -1,0 +1,145 @@
+"""Data contracts: validate() reports failing rows instead of raising; leftover PII is found."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import polars as pl
+
+from complaints_platform.lib.pii import PiiMasker
+from complaints_platform.lib.quality import (
+    BRONZE_CONTRACT,
+    CATEGORISED_CONTRACT,
+    CLEANED_CONTRACT,
+    unmasked_pii_rows,
+    validate,
+)
+from complaints_platform.lib.silver import CLEANED_SCHEMA
+
+AT = datetime(2026, 11, 21, 14, 0, tzinfo=timezone.utc)
+
+
+def _cleaned(rows: list[dict]) -> pl.DataFrame:
+    base = {
+        "channel": "sms",
+        "source_location": "sms:page1",
+        "event_at": AT,
+        "received_at": AT,
+        "event_date": date(2026, 11, 21),
+        "received_date": date(2026, 11, 21),
+        "text_masked": "no signal",
+        "duplicate_count": 1,
+    }
+    full = [{**base, "source_record_id": row["complaint_id"], **row} for row in rows]
+    return pl.DataFrame([{c: r.get(c) for c in CLEANED_SCHEMA} for r in full], schema=CLEANED_SCHEMA, orient="row")
+
+
+def _failures(result) -> list[tuple[str, str]]:
+    return sorted((r["column"], r["failure_case"]) for r in result.failures.to_dicts())
+
+
+def test_a_good_frame_passes():
+    frame = _cleaned(
+        [
+            {"complaint_id": "a"},
+            {"complaint_id": "b", "channel": "call_center", "wait_seconds": 0, "handle_seconds": 300},
+            {"complaint_id": "c", "channel": "web_forms", "duplicate_count": 3},
+            {"complaint_id": "d", "channel": "social_media"},
+        ]
+    )
+    result = validate(CLEANED_CONTRACT, frame)
+    assert (result.passed, result.failure_count, result.failures) == (True, 0, None)
+    assert result.metadata() == {"failure_count": 0}
+
+
+def test_an_empty_frame_passes():
+    assert validate(CLEANED_CONTRACT, pl.DataFrame(schema=CLEANED_SCHEMA)).passed
+
+
+def test_failures_are_reported_not_raised():
+    frame = _cleaned(
+        [
+            {"complaint_id": "a"},
+            {"complaint_id": "a"},
+            {"complaint_id": "b", "channel": "fax"},
+            {"complaint_id": "c", "text_masked": ""},
+            {"complaint_id": "d", "duplicate_count": 0},
+            {"complaint_id": "e", "wait_seconds": -5},
+        ]
+    )
+    result = validate(CLEANED_CONTRACT, frame)
+    assert not result.passed
+    assert _failures(result) == [
+        ("channel", "fax"),
+        ("complaint_id", "a"),
+        ("complaint_id", "a"),
+        ("duplicate_count", "0"),
+        ("text_masked", ""),
+        ("wait_seconds", "-5"),
+    ]
+    assert result.failure_count == 6
+    by_check = result.metadata()["failures_by_check"]
+    assert by_check["complaint_id: field_uniqueness"] == 2
+    assert sum(by_check.values()) == 6
+    assert any(k.startswith("channel: isin") for k in by_check)
+
+
+def test_null_where_not_nullable_is_a_failure():
+    frame = _cleaned([{"complaint_id": "a", "text_masked": None}])
+    result = validate(CLEANED_CONTRACT, frame)
+    assert not result.passed
+    assert [r["column"] for r in result.failures.to_dicts()] == ["text_masked"]
+
+
+def test_a_missing_column_is_a_failure():
+    frame = _cleaned([{"complaint_id": "a"}]).drop("event_at")
+    result = validate(CLEANED_CONTRACT, frame)
+    assert not result.passed
+    assert result.failure_count >= 1
+
+
+def test_categorised_contract_checks_category_and_confidence():
+    frame = _cleaned([{"complaint_id": "a"}, {"complaint_id": "b"}]).with_columns(
+        category=pl.Series(["poor_network", "weather"]),
+        category_confidence=pl.Series([0.9, 1.5]),
+        model_version=pl.lit("v1"),
+    )
+    result = validate(CATEGORISED_CONTRACT, frame)
+    assert _failures(result) == [("category", "weather"), ("category_confidence", "1.5")]
+
+
+def test_bronze_contract_allows_unparsed_records_but_not_missing_ids():
+    frame = pl.DataFrame(
+        {
+            "record_id": ["r1", None],
+            "source_location": ["f:1", "f:2"],
+            "received_at": [AT, AT],
+            "raw": ["{", "{}"],
+            "parse_error": ["truncated", None],
+            "text": [None, "hi"],
+        },
+        schema_overrides={"received_at": pl.Datetime("us", "UTC")},
+    )
+    result = validate(BRONZE_CONTRACT, frame)
+    assert [r["column"] for r in result.failures.to_dicts()] == ["record_id"]
+
+
+def test_unmasked_pii_rows_finds_raw_values():
+    frame = pl.DataFrame(
+        {
+            "text_masked": ["fine", "ring 07700 900123 please", None, "card 4111 1111 1111 1111"],
+            "raw_masked": ["x@y.com", "ok", "ok", "on 2026-11-21 for £12.50"],
+        }
+    )
+    found = unmasked_pii_rows(frame, ["text_masked", "raw_masked"])
+    assert found.rows() == [("text_masked", "PHONE"), ("text_masked", "CARD,PHONE"), ("raw_masked", "EMAIL")]
+
+
+def test_masked_text_has_no_unmasked_pii_rows():
+    masker = PiiMasker("quality-key")
+    frame = pl.DataFrame({"text": ["ring 07700 900123 or a@b.com", "card 4111 1111 1111 1111", "no pii"]})
+    masked = frame.select(masker.mask_text_expr("text"))
+    assert unmasked_pii_rows(masked, ["text"]).height == 0
+    assert unmasked_pii_rows(frame, ["text"]).height == 2
+    empty = unmasked_pii_rows(masked, [])
+    assert empty.height == 0 and empty.columns == ["column", "kinds"]
