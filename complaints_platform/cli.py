@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -34,12 +33,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "-h", args.host, "-p", str(args.port),
     ]
     print(f"Dagster UI on http://{args.host}:{args.port} (instance {os.environ['DAGSTER_HOME']})", flush=True)
-    # Restore default signal handlers in the child so Ctrl-C and SIGTERM stop it (STACK.md trap).
-    return subprocess.call(
-        command,
-        cwd=runtime.REPO_ROOT,
-        preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), signal.signal(signal.SIGTERM, signal.SIG_DFL)),
-    )
+    # Become dagster dev, with default signal handling: a parent that ignored SIGINT/SIGTERM would
+    # otherwise leave it unstoppable (STACK.md), and no wrapper process is left to orphan it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(runtime.REPO_ROOT)
+    os.execv(sys.executable, command)
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:

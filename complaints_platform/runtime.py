@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -24,10 +25,7 @@ telemetry:
 concurrency:
   pools:
     default_limit: 1
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
+  runs:
     max_concurrent_runs: 4
 """
 
@@ -44,6 +42,10 @@ def prepare_environment(data_dir: Path) -> dict[str, str]:
     yaml_path = home / "dagster.yaml"
     if not yaml_path.exists() or yaml_path.read_text() != DAGSTER_YAML:
         yaml_path.write_text(DAGSTER_YAML)
+    # Child processes (dagster dev, dbt) find this environment's executables first.
+    bin_dir = str(Path(sys.executable).parent)
+    if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ["COMPLAINTS_DATA_DIR"] = str(data_dir)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

@@ -38,7 +38,7 @@ def _is_dbt(node) -> bool:
 def test_definitions_load(defs):
     defs.resolve_implicit_global_asset_job_def()
     assert {s.name for s in defs.resolve_all_job_defs()} >= {"social_media_ingest", "sms_and_web_forms_ingest", "call_center_ingest"}
-    assert {s.name for s in defs.sensors} == {"social_media_landing_sensor", "call_center_drop_sensor"}
+    assert {s.name for s in defs.sensors} == {"social_media_landing_sensor", "call_center_drop_sensor", "automation_sensor"}
     assert {s.name for s in defs.schedules} == {
         "sms_and_web_forms_every_15_minutes", "call_center_every_12_hours", "customers_daily_schedule",
     }

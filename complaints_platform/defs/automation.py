@@ -112,6 +112,14 @@ def customers_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReq
     return dg.RunRequest(partition_key=key, run_key=f"customers:{key}")
 
 
-SENSORS = [social_media_landing_sensor, call_center_drop_sensor]
+# Declarative automation (eager downstream assets) is evaluated by this sensor, on by default.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "automation_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
+
+SENSORS = [social_media_landing_sensor, call_center_drop_sensor, automation_sensor]
 SCHEDULES = [sms_and_web_forms_schedule, call_center_schedule, customers_daily_schedule]
 JOBS = [social_media_job, sms_and_web_forms_job, call_center_job, customers_job]

@@ -37,7 +37,7 @@ LABEL_WEIGHTS = {
     "other": 0.24,
 }
 
-_MASK_KINDS = ("PHONE", "EMAIL", "ACCOUNT", "HANDLE", "NAME", "CARD")
+_MASK_KINDS = ("PHONE", "EMAIL", "ACCOUNT", "HANDLE", "NAME", "CARD", "IP", "NATIONALID", "IBAN")
 
 
 def masked_token(rng: random.Random, kind: str) -> str:
@@ -743,6 +743,20 @@ def _t_pii(rng: random.Random) -> str:
     ]).format(t=masked_token(rng, kind))
 
 
+_T_NEUTRAL_PII = [
+    "{t}", "({t})", "my number is {t}", "acc {t}", "account no {t}", "email {t}", "from {t}", "- {t}",
+    "ref {t}", "contact me on {t}", "name: {t}", "{t} here", "this is {t}", "cc {t}",
+]
+
+
+def _t_neutral_pii(rng: random.Random, text: str) -> str:
+    """Masked-PII tokens placed the same way whatever the label, so they never signal a category."""
+    for _ in range(rng.randint(1, 3)):
+        piece = _pick(rng, _T_NEUTRAL_PII).format(t=masked_token(rng, _pick(rng, _MASK_KINDS)))
+        text = f"{piece} {text}" if rng.random() < 0.3 else f"{text} {piece}"
+    return text
+
+
 def _t_secondary(rng: random.Random, cat: str, slots: dict[str, str]) -> str:
     other = _pick(rng, [c for c in COMPLAINT_CATEGORIES if c != cat])
     return f"{_pick(rng, _T_SECONDARY_CONNECTORS)} {_t_issue(rng, other, slots)}"
@@ -899,7 +913,10 @@ def training_corpus(n: int, seed: int) -> tuple[list[str], list[str]]:
     for label in labels:
         register = rng.choices(("tweet", "sms", "agent", "web"), weights=(0.35, 0.25, 0.2, 0.2))[0]
         text = _t_other(rng, register) if label == "other" else _t_complaint(rng, label, register)
-        texts.append(_noisy(rng, _t_synonyms(rng, text), register))
+        text = _t_synonyms(rng, text)
+        if rng.random() < 0.2:
+            text = _t_neutral_pii(rng, text)
+        texts.append(_noisy(rng, text, register))
     return texts, labels
 
 
