@@ -1,0 +1,85 @@
+"""The analysts' copy: published atomically, never blocked by (or blocking) an analyst's session."""
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from complaints_platform.lib.warehouse import publish_analytics_copy
+
+
+def _warehouse(path, rows: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create or replace table fct_complaints as select range as complaint_id from range(?)", [rows])
+
+
+ANALYST = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("select count(*) from fct_complaints").fetchone()[0], flush=True)
+sys.stdin.readline()  # keep the session open until told
+print(con.execute("select count(*) from fct_complaints").fetchone()[0], flush=True)
+"""
+
+
+def _count_in_new_process(path) -> int:
+    out = subprocess.run([sys.executable, "-c", ANALYST, str(path)], input="\n", capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+def test_publish_while_an_analyst_holds_the_old_copy_open(tmp_path):
+    """Analysts are other processes (DuckDB shares one instance per file within a process)."""
+    warehouse, analytics = tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb"
+    _warehouse(warehouse, 3)
+    publish_analytics_copy(warehouse, analytics)
+
+    analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(analytics)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert analyst.stdout.readline().strip() == "3"  # an analyst's session is open
+
+    _warehouse(warehouse, 5)  # the pipeline rebuilds the warehouse meanwhile
+    target, tables = publish_analytics_copy(warehouse, analytics)  # and publishes: no lock error
+    assert "main.fct_complaints" in tables
+
+    # The open session keeps reading the copy it opened; a new session sees the new one.
+    out, _ = analyst.communicate("\n", timeout=30)
+    assert out.strip() == "3" and analyst.returncode == 0
+    assert _count_in_new_process(target) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb", "warehouse.duckdb"]  # no temp left
+
+
+def test_publish_without_a_warehouse_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the dbt build first"):
+        publish_analytics_copy(tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb")
+
+
+def test_settings_point_the_platform_at_a_deployments_sources(tmp_path, monkeypatch):
+    from complaints_platform.defs.resources import resources_from_settings
+    from complaints_platform.lib.settings import Settings
+
+    monkeypatch.setenv("COMPLAINTS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("COMPLAINTS_SMS_API_URL", "https://sms.example.net")
+    monkeypatch.setenv("COMPLAINTS_SMS_API_TOKEN", "t0ken")
+    monkeypatch.setenv("COMPLAINTS_CALL_CENTER_DIR", "/srv/exports")
+    monkeypatch.setenv("COMPLAINTS_CALL_CENTER_COLUMN_MAP", '{"Call Ref": "call_id", "Notes (agent)": "notes"}')
+    monkeypatch.setenv("COMPLAINTS_WEB_FORMS_DB_URL", "postgresql+psycopg://web@db/site")
+    monkeypatch.setenv("COMPLAINTS_PII_KEY", "k")
+    resources = resources_from_settings(Settings.from_env())
+    assert resources["sms_api"].base_url == "https://sms.example.net" and resources["sms_api"].token == "t0ken"
+    assert resources["call_center"].folder == "/srv/exports"
+    assert resources["call_center"].column_map == {"Call Ref": "call_id", "Notes (agent)": "notes"}
+    assert resources["web_forms_db"].url == "postgresql+psycopg://web@db/site"
+    assert resources["lake"].data_dir == str(tmp_path)
+
+
+def test_platform_env_file_fills_what_the_environment_does_not(tmp_path, monkeypatch):
+    from complaints_platform.lib.settings import MissingSetting, Settings
+
+    for name in ("COMPLAINTS_PII_KEY", "COMPLAINTS_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COMPLAINTS_DATA_DIR", str(tmp_path))
+    (tmp_path / "platform.env").write_text("# demo\nCOMPLAINTS_PII_KEY=from-file\n")
+    settings = Settings.from_env()
+    assert settings.pii_key == "from-file"
+    with pytest.raises(MissingSetting, match="COMPLAINTS_WEBHOOK_SECRET"):
+        settings.require("webhook_secret")
