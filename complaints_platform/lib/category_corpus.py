@@ -21,7 +21,6 @@ Everything is deterministic for a seed.
 from __future__ import annotations
 
 import random
-import string
 
 from complaints_platform.lib.silver import CATEGORIES
 
@@ -708,7 +707,6 @@ _T_OTHER_MORE = {
 _T_AGENT_FORMS = [
     "Reason for call: {issue}. Action: {action}. Outcome: {generic}",
     "Issue - {issue} / Action - {action}",
-    "{opener} {issue}",
 ]
 
 
@@ -771,7 +769,7 @@ def _t_complaint(rng: random.Random, cat: str, register: str) -> str:
 
     if register == "agent":
         if rng.random() < 0.2:
-            return _pick(rng, _T_AGENT_FORMS[:2]).format(
+            return _pick(rng, _T_AGENT_FORMS).format(
                 issue=_t_issue(rng, cat, s),
                 action=_t_fill(rng, _pick(rng, _T_AGENT_ACTIONS[cat]), s),
                 generic=_t_fill(rng, _pick(rng, _T_AGENT_GENERIC), s),

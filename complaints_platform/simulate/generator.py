@@ -140,8 +140,11 @@ _REGIONS = ["London", "South East", "South West", "East of England", "West Midla
 _EMAIL_DOMAINS = ["example.com", "example.co.uk", "example.net", "example.org", "mail.example.com"]
 
 
+_UNDECOMPOSABLE = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "ß": "ss"})
+
+
 def _ascii(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L").replace("ø", "o").replace("Ø", "O"))
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSABLE))
     return "".join(ch for ch in decomposed if ch.isascii() and (ch.isalnum() or ch in " .-'"))
 
 
