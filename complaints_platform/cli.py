@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def cmd_dbt_parse(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster marks some APIs the platform relies on as beta/preview; say so once, in the README.
+    warnings.filterwarnings("ignore", message=".*is currently in (beta|preview)")
     parser = argparse.ArgumentParser(prog="complaints", description=__doc__)
     parser.add_argument("--data-dir", help="the data directory (default: $COMPLAINTS_DATA_DIR or ./data)")
     sub = parser.add_subparsers(dest="command", required=True)

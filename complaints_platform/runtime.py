@@ -76,6 +76,7 @@ def run_assets(
     selection: list[str],
     partition_range: tuple[str, str] | None = None,
     tags: dict[str, str] | None = None,
+    log_level: str = "WARNING",
 ) -> dg.ExecuteInProcessResult:
     """One in-process run of ``selection`` (a partition range runs as one run, as backfills do)."""
     range_tags = {RANGE_START: partition_range[0], RANGE_END: partition_range[1]} if partition_range else {}
@@ -83,5 +84,6 @@ def run_assets(
         instance=instance,
         asset_selection=[dg.AssetKey(k) for k in selection],
         tags={**range_tags, **(tags or {})},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )

@@ -462,3 +462,21 @@ def test_complaint_id_is_deterministic(masker):
     assert complaint_id("sms", "m1") != complaint_id("web_forms", "m1")
     assert re.fullmatch(r"[0-9a-f]{20}", complaint_id("sms", "m1"))
     assert complaint_id("sms", "m1") == complaint_id("sms", "m1")
+
+
+def test_the_same_words_twice_on_one_channel_are_separate_posts(masker):
+    brand_reply = {"handle": "@TelcoCare", "text": "Glad it's sorted, enjoy your weekend! ^AL"}
+    day = _clean(masker, social_media=[_record("r1", **brand_reply), _record("r2", **brand_reply)])
+    assert day.cleaned.height == 2 and day.duplicates.height == 0
+
+
+def test_a_copy_received_a_day_later_is_a_duplicate_of_the_earlier_days_complaint(masker):
+    words = {"account_number": JANE_ACCOUNT, "text": "My bill doubled this month"}
+    yesterday = _clean(masker, web_forms=[_record("f1", **words)])
+    later = {**_record("s1", **words), "received_at": RECEIVED + timedelta(hours=20)}
+    today = clean_complaints({"sms": to_bronze("sms", [later])}, masker, None, prior=yesterday.cleaned)
+    assert today.cleaned.height == 0
+    assert today.duplicates.select("channel", "duplicate_of", "rule").rows() == [
+        ("sms", complaint_id("web_forms", "f1"), "same_contact_same_text")
+    ]
+    assert today.balanced

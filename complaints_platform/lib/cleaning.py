@@ -148,9 +148,16 @@ def _normalised_text(column: str) -> pl.Expr:
 
 
 def clean_complaints(
-    bronze: dict[str, pl.DataFrame], masker: PiiMasker, customers: pl.DataFrame | None = None
+    bronze: dict[str, pl.DataFrame],
+    masker: PiiMasker,
+    customers: pl.DataFrame | None = None,
+    prior: pl.DataFrame | None = None,
 ) -> CleanedDay:
-    """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc)."""
+    """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc).
+
+    ``prior``: the cleaned complaints of the days before (CROSS_CHANNEL_WINDOW), against which a
+    copy received today is recognised; they are read, never changed.
+    """
     unknown = set(bronze) - set(CHANNEL_COLUMNS)
     if unknown:
         raise ValueError(f"unknown channels: {sorted(unknown)}")
@@ -190,18 +197,33 @@ def clean_complaints(
 
     good = _mask_and_resolve(good, masker, customers)
 
-    # The same customer sending the identical text on another channel: keep the earliest.
-    good = good.with_columns(_normalised_text("text_masked").alias("__norm")).sort(["event_at", "complaint_id"])
+    # The same customer sending the identical text on another channel: the first received is kept.
+    # Earlier days' complaints (``prior``) take part, so a copy arriving a day later is caught too.
+    good = good.with_columns(_normalised_text("text_masked").alias("__norm"), pl.lit(False).alias("__prior"))
+    candidates = good.select("complaint_id", "channel", "contact_token", "__norm", "received_at", "event_at", "__prior")
+    if prior is not None and prior.height:
+        earlier = prior.select(
+            "complaint_id", "channel", "contact_token", _normalised_text("text_masked").alias("__norm"), "received_at", "event_at"
+        ).with_columns(pl.lit(True).alias("__prior"))
+        candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
     first = (
-        good.filter(pl.col("contact_token").is_not_null())
+        candidates.filter(pl.col("contact_token").is_not_null())
+        .sort(["received_at", "complaint_id"])
         .group_by(["contact_token", "__norm"], maintain_order=True)
-        .agg(pl.col("complaint_id").first().alias("__keep"), pl.col("event_at").first().alias("__keep_at"))
+        .agg(
+            pl.col("complaint_id").first().alias("__keep"),
+            pl.col("event_at").first().alias("__keep_at"),
+            pl.col("channel").first().alias("__keep_channel"),
+        )
     )
     good = good.join(first, on=["contact_token", "__norm"], how="left")
+    # Only across channels: the same words twice on one channel (a brand's canned reply, a repost)
+    # are separate posts here; near-duplicate reposts are a later rule.
     is_cross_dup = (
         pl.col("__keep").is_not_null()
         & (pl.col("__keep") != pl.col("complaint_id"))
-        & ((pl.col("event_at") - pl.col("__keep_at")) <= CROSS_CHANNEL_WINDOW)
+        & (pl.col("__keep_channel") != pl.col("channel"))
+        & ((pl.col("event_at") - pl.col("__keep_at")).abs() <= CROSS_CHANNEL_WINDOW)
     )
     duplicates_cross = good.filter(is_cross_dup).with_columns(
         pl.col("__keep").alias("duplicate_of"), pl.lit("same_contact_same_text").alias("rule")

@@ -151,6 +151,19 @@ def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
     return to_bronze(CHANNEL, rows)
 
 
+def parse_web_forms_extracts(extracts: list[tuple[pl.DataFrame, str]]) -> pl.DataFrame:
+    """Bronze rows for every extract taken of one window, each version of a row once.
+
+    Landing keeps every extraction (it is never overwritten), because re-extracting a past window
+    sees only the rows' current state: a version captured earlier would otherwise be lost. The same
+    version (same id and same content) extracted twice is one received record.
+    """
+    frames = [parse_web_forms(extract, location) for extract, location in extracts]
+    if not frames:
+        return parse_web_forms(pl.DataFrame(schema=EXTRACT_SCHEMA), "")
+    return pl.concat(frames).unique(subset=["record_id", "raw"], keep="first", maintain_order=True)
+
+
 def upsert_forms(url: str, rows: Iterable[dict]) -> None:
     """Insert or update forms by id (seeding for the demo and tests), in one transaction.
 

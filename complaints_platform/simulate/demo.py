@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -38,6 +39,7 @@ class DemoReport:
     webhook_answers: dict[int, int] = field(default_factory=dict)
     runs: list[tuple[str, bool, float]] = field(default_factory=list)
     seconds: float = 0.0
+    log: Path = Path("demo.log")
 
 
 def reset_data_dir(data_dir: Path) -> None:
@@ -95,7 +97,9 @@ def land_day(demo: DemoDay, data_dir: Path, secrets: dict[str, str], logs: Path)
 
 def _run(report: DemoReport, defs: dg.Definitions, instance: dg.DagsterInstance, label: str, selection: list[str], partition_range: tuple[str, str] | None = None) -> None:
     started = time.monotonic()
-    result = run_assets(defs, instance, selection, partition_range, {"demo": label})
+    # dbt's own output goes to the log, not the terminal (the run's events are in the UI).
+    with open(report.log, "a") as log, contextlib.redirect_stdout(log):
+        result = run_assets(defs, instance, selection, partition_range, {"demo": label})
     elapsed = time.monotonic() - started
     report.runs.append((label, result.success, elapsed))
     status = "ok" if result.success else "FAILED"
@@ -203,11 +207,13 @@ def run_demo(data_dir: Path, day: date | None, seed: int) -> DemoReport:
     sms_port = free_port()
     secrets = runtime.write_demo_secrets(data_dir, {"COMPLAINTS_SMS_API_URL": f"http://127.0.0.1:{sms_port}"})
     runtime.prepare_environment(data_dir)
-    report = DemoReport(day=day)
     logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    report = DemoReport(day=day, log=logs / "demo_runs.log")
 
     demo = generate_day(day, seed=seed)
-    print("Generated: " + json.dumps(demo.summary()), flush=True)
+    generated = demo.summary()["channels"]
+    print("Generated: " + ", ".join(f"{c} {v['delivered']}" for c, v in generated.items()) + " deliveries", flush=True)
     print("Sending social-media webhooks, dropping call-centre exports, writing web forms and the CRM snapshot ...", flush=True)
     report.webhook_answers, form_updates = land_day(demo, data_dir, secrets, logs)
 

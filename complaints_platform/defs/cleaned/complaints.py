@@ -1,6 +1,8 @@
 """The cleaned layer: each day's records from every channel, validated, masked and de-duplicated."""
 
 
+from datetime import date, timedelta
+
 import dagster as dg
 import polars as pl
 
@@ -11,6 +13,7 @@ from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.cleaning import clean_complaints
 from complaints_platform.lib.quality import CLEANED_CONTRACT, unmasked_pii_rows, validate
 from complaints_platform.lib.reference import CUSTOMERS_SCHEMA
+from complaints_platform.lib.silver import CLEANED_SCHEMA
 
 # Bronze asset of each channel (the cleaned layer reads their files for the day).
 BRONZE_ASSETS = {
@@ -101,7 +104,7 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
         }
         customers_file = lakelib.date_dir(lake.root, "reference", "customers", day) / "customers.parquet"
         customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
-        result = clean_complaints(bronze, masker, customers)
+        result = clean_complaints(bronze, masker, customers, _prior_days(lake.root, day))
         for asset, frame in (
             ("complaints_cleaned", result.cleaned),
             ("complaints_quarantine", result.quarantine),
@@ -155,6 +158,16 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
         passed=leaks.height == 0,
         metadata={"rows_with_pii": leaks.height, "kinds": _counts(leaks, "kinds") if leaks.height else {}},
     )
+
+
+def _prior_days(root, day: str) -> pl.DataFrame:
+    """Cleaned complaints of the two days before ``day`` (for duplicates that arrive a day late)."""
+    start = date.fromisoformat(day)
+    files = [
+        lakelib.silver_partition_path(root, "complaints_cleaned", (start - timedelta(days=n)).isoformat())
+        for n in (1, 2)
+    ]
+    return lakelib.read_parquet_files([f for f in files if f.exists()], CLEANED_SCHEMA)
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:

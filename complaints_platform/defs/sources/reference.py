@@ -18,6 +18,7 @@ FISCAL_YEAR_START_MONTH = 4
 
 @dg.asset(
     partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="reference",
     kinds={"python", "parquet"},
     description=(
@@ -29,21 +30,22 @@ FISCAL_YEAR_START_MONTH = 4
 def customers(
     context: dg.AssetExecutionContext, lake: LakeResource, crm: CrmSnapshotResource, pii: PiiResource
 ) -> dg.MaterializeResult:
-    day = date.fromisoformat(context.partition_key)
-    snapshot = latest_snapshot(Path(crm.folder), day)
-    if snapshot is None:
-        context.log.warning(f"no CRM snapshot on or before {day} in {crm.folder}; writing no customers")
-        frame = pl.DataFrame(schema=CUSTOMERS_SCHEMA)
-    else:
-        frame = mask_customers(read_crm_snapshot(snapshot), pii.masker(), snapshot_date(snapshot))
-    target = lakelib.date_dir(lake.root, "reference", "customers", day.isoformat()) / "customers.parquet"
-    lakelib.write_parquet_atomic(frame, target)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": frame.height,
-            "snapshot": str(snapshot.name) if snapshot else "none",
-        }
-    )
+    masker = pii.masker()
+    window = context.partition_time_window
+    rows, snapshots = 0, {}
+    for day_text in lakelib.days_between(window.start, window.end):
+        day = date.fromisoformat(day_text)
+        snapshot = latest_snapshot(Path(crm.folder), day)
+        if snapshot is None:
+            context.log.warning(f"no CRM snapshot on or before {day} in {crm.folder}; writing no customers")
+            frame = pl.DataFrame(schema=CUSTOMERS_SCHEMA)
+        else:
+            frame = mask_customers(read_crm_snapshot(snapshot), masker, snapshot_date(snapshot))
+        target = lakelib.date_dir(lake.root, "reference", "customers", day_text) / "customers.parquet"
+        lakelib.write_parquet_atomic(frame, target)
+        rows += frame.height
+        snapshots[day_text] = snapshot.name if snapshot else "none"
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "snapshots": snapshots})
 
 
 @dg.asset(
