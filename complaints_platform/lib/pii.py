@@ -70,11 +70,14 @@ def _iban_valid(iban: str) -> bool:
     return int(numeric) % 97 == 1
 
 
-def _looks_like_phone(raw: str, before: str = "") -> bool:
-    """Phone candidates need 7+ digits and must not be a date or an amount of money."""
+def _looks_like_phone(raw: str, before: str = "", after: str = "") -> bool:
+    """Phone candidates need 7+ digits, must stand alone (not inside an id such as '9f2c8283132')
+    and must not be a date or an amount of money."""
     raw = raw.strip()
     return (
         len(_DIGIT.findall(raw)) >= 7
+        and not before[-1:].isalnum()
+        and not after[:1].isalnum()
         and not _DATE_LIKE.fullmatch(raw)
         and not _PRICE_LIKE.fullmatch(raw)
         and not before.rstrip().endswith(_CURRENCY_SIGNS)
@@ -152,7 +155,9 @@ class PiiMasker:
         for match in phonenumbers.PhoneNumberMatcher(
             text, self.default_region, leniency=phonenumbers.Leniency.POSSIBLE
         ):
-            if not _looks_like_phone(match.raw_string, text[max(0, match.start - 2) : match.start]):
+            if not _looks_like_phone(
+                match.raw_string, text[max(0, match.start - 2) : match.start], text[match.end : match.end + 1]
+            ):
                 continue
             pieces.append(text[last : match.start])
             pieces.append(
@@ -184,7 +189,7 @@ def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]
     if any(_iban_valid(m.group()) for m in _IBAN.finditer(text)):
         found.append("IBAN")
     if any(
-        _looks_like_phone(m.raw_string, text[max(0, m.start - 2) : m.start])
+        _looks_like_phone(m.raw_string, text[max(0, m.start - 2) : m.start], text[m.end : m.end + 1])
         for m in phonenumbers.PhoneNumberMatcher(
             text, default_region, leniency=phonenumbers.Leniency.POSSIBLE
         )

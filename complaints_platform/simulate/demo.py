@@ -198,7 +198,9 @@ def summary(data_dir: Path, report: DemoReport) -> str:
     return "\n".join(lines)
 
 
-def run_demo(data_dir: Path, day: date | None, seed: int) -> DemoReport:
+def run_demo(
+    data_dir: Path, day: date | None, seed: int, complaints_per_channel: dict[str, int] | None = None
+) -> DemoReport:
     started = time.monotonic()
     data_dir = data_dir.resolve()
     day = day or (datetime.now(timezone.utc).date() - timedelta(days=1))
@@ -211,7 +213,7 @@ def run_demo(data_dir: Path, day: date | None, seed: int) -> DemoReport:
     logs.mkdir(parents=True, exist_ok=True)
     report = DemoReport(day=day, log=logs / "demo_runs.log")
 
-    demo = generate_day(day, seed=seed)
+    demo = generate_day(day, seed=seed, complaints_per_channel=complaints_per_channel)
     generated = demo.summary()["channels"]
     print("Generated: " + ", ".join(f"{c} {v['delivered']}" for c, v in generated.items()) + " deliveries", flush=True)
     print("Sending social-media webhooks, dropping call-centre exports, writing web forms and the CRM snapshot ...", flush=True)
