@@ -139,7 +139,8 @@ def test_utf8_bom_with_quoted_newlines_and_blank_lines(tmp_path: Path) -> None:
     assert c1["parse_error"] is None
     assert c1["text"] == 'No signal since Monday.\r\nCustomer says "tried everything", very upset.'
     assert c1["source_location"] == "call_center/calls_20261121T1200.csv:2"
-    assert c1["received_at"] == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    # An export named by its window's start (12:00) is received when that window closes.
+    assert c1["received_at"] == datetime(2026, 11, 21, 23, 59, 59, 999999, tzinfo=UTC)
     assert c1["event_time_text"] == "2026-11-21 12:05"
     assert c1["event_time_zone"] == TZ
     assert (c1["author_name"], c1["phone"]) == ("Jane Doe", "07700 900123")

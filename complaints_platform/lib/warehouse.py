@@ -31,3 +31,12 @@ def publish_analytics_copy(warehouse: Path, target: Path) -> tuple[Path, list[st
                 ).fetchall()
             ]
     return target, tables
+
+
+def table_row_counts(database: Path) -> dict[str, int]:
+    """Rows in each table and view of the main schema (opened read-only)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+        ).fetchall()]
+        return {name: con.execute(f'select count(*) from main."{name}"').fetchone()[0] for name in names}

@@ -11,7 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from complaints_platform.defs.marts.project import dbt_project
 from complaints_platform.defs.resources import LakeResource
 from complaints_platform.lib import lake as lakelib
-from complaints_platform.lib.warehouse import publish_analytics_copy
+from complaints_platform.lib.warehouse import publish_analytics_copy, table_row_counts
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -30,11 +30,21 @@ class WarehouseTranslator(DagsterDbtTranslator):
     ),
     pool=WAREHOUSE_POOL,
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
     """dbt build of the warehouse: staging views, the star schema and the managers' marts (tests run
     as asset checks). Not partitioned: every model is rebuilt whole from the lake, which DuckDB does
     in seconds and which lets late records change the day they belong to."""
-    yield from dbt.cli(["build"], context=context).stream()
+    # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
+    # read after the build and attached to each model's materialization then.
+    events = list(dbt.cli(["build"], context=context).stream())
+    warehouse = lake.root / "warehouse.duckdb"
+    counts = table_row_counts(warehouse) if warehouse.exists() else {}
+    for event in events:
+        if isinstance(event, dg.Output):
+            table = context.asset_key_for_output(event.output_name).path[-1]
+            if table in counts:
+                event = event.with_metadata({**event.metadata, "dagster/row_count": counts[table]})
+        yield event
 
 
 @dg.asset(
