@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import warnings
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from complaints_platform import runtime
 from complaints_platform.lib.settings import Settings
@@ -34,12 +36,27 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "-h", args.host, "-p", str(args.port),
     ]
     print(f"Dagster UI on http://{args.host}:{args.port} (instance {os.environ['DAGSTER_HOME']})", flush=True)
+    _start_demo_sources(_data_dir(args))
     # Become dagster dev, with default signal handling: a parent that ignored SIGINT/SIGTERM would
     # otherwise leave it unstoppable (STACK.md), and no wrapper process is left to orphan it.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.chdir(runtime.REPO_ROOT)
     os.execv(sys.executable, command)
+
+
+def _start_demo_sources(data_dir: Path) -> None:
+    """After a demo, keep its world alive beside the UI: the SMS simulator the schedules pull from
+    and the webhook receiver the sensor watches (children in this process group: they stop with it)."""
+    messages = data_dir / "simulator" / "sms_messages.jsonl"
+    if not messages.exists():
+        return
+    port = urlsplit(Settings.from_env().sms_api_url).port or 8766
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    for name, extra in (("sms-simulator", ["--messages", str(messages), "--port", str(port)]), ("webhook", [])):
+        log = open(data_dir / "logs" / f"{name}-ui.log", "ab")
+        subprocess.Popen([sys.executable, "-m", "complaints_platform.cli", name, *extra], stdout=log, stderr=log)
+    print(f"Demo sources running: SMS simulator on port {port}, webhook receiver on port 8765", flush=True)
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ import uvicorn
 
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.sms import (
-    SmsApiError,
     SmsPage,
     fetch_sms_window,
     parse_sms_pages,

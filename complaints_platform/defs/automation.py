@@ -46,8 +46,8 @@ def social_media_landing_sensor(context: dg.SensorEvaluationContext) -> dg.Senso
     cursor = int(context.cursor or 0)
     found = new_landing_files(landing, cursor, int(LOOKBACK.total_seconds() * 1e9))
     by_partition: dict[str, list[str]] = {}
-    for path, _mtime, window_start in found:
-        by_partition.setdefault(f"{window_start:%Y-%m-%d-%H:%M}", []).append(path.name)
+    for path, _mtime, window in found:
+        by_partition.setdefault(f"{window:%Y-%m-%d-%H:%M}", []).append(path.name)
     requests = [
         dg.RunRequest(partition_key=partition, run_key=_run_key(partition, names))
         for partition, names in sorted(by_partition.items())[:MAX_RUNS_PER_TICK]

@@ -30,7 +30,7 @@ from complaints_platform.runtime import run_assets
 from complaints_platform.lib import lake
 from complaints_platform.lib.web_forms import create_schema, upsert_forms
 from complaints_platform.simulate.generator import DemoDay, generate_day
-from complaints_platform.simulate.servers import cli_server, free_port
+from complaints_platform.simulate.servers import cli_server, free_port, port_is_free
 
 
 @dataclass
@@ -206,7 +206,7 @@ def run_demo(
     day = day or (datetime.now(timezone.utc).date() - timedelta(days=1))
     print(f"Demo: one day of complaints ({day}) into {data_dir}", flush=True)
     reset_data_dir(data_dir)
-    sms_port = free_port()
+    sms_port = 8766 if port_is_free(8766) else free_port()
     secrets = runtime.write_demo_secrets(data_dir, {"COMPLAINTS_SMS_API_URL": f"http://127.0.0.1:{sms_port}"})
     runtime.prepare_environment(data_dir)
     logs = data_dir / "logs"

@@ -19,6 +19,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
 @contextmanager
 def cli_server(args: list[str], port: int, log: Path, timeout: float = 30.0) -> Iterator[str]:
     """Run ``complaints <args> --port <port>`` in a child process until the block ends.

@@ -10,7 +10,6 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from complaints_platform.defs.marts.project import dbt_project
 from complaints_platform.defs.resources import LakeResource
-from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.warehouse import publish_analytics_copy, table_row_counts
 
 WAREHOUSE_POOL = "duckdb_warehouse"
