@@ -47,6 +47,12 @@ FRESHNESS: dict[str, dg.FreshnessPolicy] = {
     "fiscal_calendar": _window(timedelta(days=366), timedelta(days=300)),
     "category_model": _window(timedelta(days=31), timedelta(days=28)),
 }
+# Eager, except that a missing upstream partition does not hold a day back: the window in progress
+# (and any source window that has not run yet) is missing by design, and the day must still update
+# as its other windows arrive. A missing window is filled in by its schedule or sensor, which then
+# updates the day again.
+DOWNSTREAM_AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
 # Cleaned layer, categories, warehouse and marts: within two hours of their sources.
 DOWNSTREAM_FRESHNESS = _window(timedelta(hours=2), timedelta(hours=1))
 SOURCE_KEYS = {dg.AssetKey(k) for k in FRESHNESS}
@@ -59,7 +65,7 @@ def _apply_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
         owners=spec.owners or [OWNER],
         freshness_policy=spec.freshness_policy or FRESHNESS.get(key, DOWNSTREAM_FRESHNESS),
         automation_condition=(
-            spec.automation_condition or (dg.AutomationCondition.eager() if downstream else None)
+            spec.automation_condition or (DOWNSTREAM_AUTOMATION if downstream else None)
         ),
     )
 
