@@ -47,11 +47,21 @@ FRESHNESS: dict[str, dg.FreshnessPolicy] = {
     "fiscal_calendar": _window(timedelta(days=366), timedelta(days=300)),
     "category_model": _window(timedelta(days=31), timedelta(days=28)),
 }
-# Eager, except that a missing upstream partition does not hold a day back: the window in progress
-# (and any source window that has not run yet) is missing by design, and the day must still update
-# as its other windows arrive. A missing window is filled in by its schedule or sensor, which then
-# updates the day again.
-DOWNSTREAM_AUTOMATION = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+# Eager, with three changes:
+# - a missing upstream partition does not hold a day back: the window in progress (and any source
+#   window that has not run yet) is missing by design, and the day must update as its other windows
+#   arrive; a missing window is filled in by its schedule or sensor, which updates the day again;
+# - it looks back two days, not only at the latest day: the last windows before midnight and the
+#   afternoon call-centre export arrive after the day has turned;
+# - nothing runs on top of a partition whose blocking checks failed (dbt models are exempt from
+#   this gate between themselves: one `dbt build` runs their tests in order and skips what is
+#   downstream of a failure, so the whole warehouse updates in one run).
+WAREHOUSE_AUTOMATION = (
+    dg.AutomationCondition.eager()
+    .without(~dg.AutomationCondition.any_deps_missing())
+    .replace("in_latest_time_window", dg.AutomationCondition.in_latest_time_window(timedelta(days=2)))
+)
+DOWNSTREAM_AUTOMATION = WAREHOUSE_AUTOMATION & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
 # Cleaned layer, categories, warehouse and marts: within two hours of their sources.
 DOWNSTREAM_FRESHNESS = _window(timedelta(hours=2), timedelta(hours=1))
@@ -65,7 +75,8 @@ def _apply_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
         owners=spec.owners or [OWNER],
         freshness_policy=spec.freshness_policy or FRESHNESS.get(key, DOWNSTREAM_FRESHNESS),
         automation_condition=(
-            spec.automation_condition or (DOWNSTREAM_AUTOMATION if downstream else None)
+            spec.automation_condition
+            or (None if not downstream else WAREHOUSE_AUTOMATION if "dbt" in spec.kinds else DOWNSTREAM_AUTOMATION)
         ),
     )
 

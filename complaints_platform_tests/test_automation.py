@@ -19,6 +19,20 @@ def _requested(result) -> dict[str, set]:
     }
 
 
+CLEANED_CHECKS = ["cleaned_contract", "records_accounted_for", "no_unmasked_pii"]
+
+
+def _materialize(instance, requested: dict[str, set], checks: dict[str, list[str]], passed: bool = True) -> None:
+    """Record what a run of ``requested`` would: materializations and their checks' results."""
+    for name, partitions in requested.items():
+        for partition in partitions:
+            instance.report_runless_asset_event(dg.AssetMaterialization(name, partition=partition))
+            for check in checks.get(name, []):
+                instance.report_runless_asset_event(
+                    dg.AssetCheckEvaluation(asset_key=dg.AssetKey(name), check_name=check, passed=passed, partition=partition)
+                )
+
+
 def test_a_new_social_window_updates_its_day_and_everything_after_it(data_dir):
     defs = build_definitions(Settings.from_env())
     with dg.instance_for_test() as instance:
@@ -27,17 +41,25 @@ def test_a_new_social_window_updates_its_day_and_everything_after_it(data_dir):
         # (some are still in progress), and the day must update all the same.
         instance.report_runless_asset_event(dg.AssetMaterialization("social_media_raw", partition="2026-11-21-14:00"))
         second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
-        requested = _requested(second)
-        assert requested == {
-            name: {"2026-11-21"}
-            for name in ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates", "complaints_categorised")
+        silver = _requested(second)
+        assert silver == {
+            name: {"2026-11-21"} for name in ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates")
         }
-        # Once the day is categorised, the warehouse (unpartitioned: a run of its own) follows.
-        for name in requested:
-            instance.report_runless_asset_event(dg.AssetMaterialization(name, partition="2026-11-21"))
+        # Categories wait for the cleaned day's blocking checks to pass.
+        _materialize(instance, silver, {"complaints_cleaned": CLEANED_CHECKS})
         third = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=second.cursor)
-    warehouse = _requested(third)
-    assert {"stg_complaints", "fct_complaints", "mart_complaints_daily", "mart_call_center_resolution", "analytics_duckdb"} <= set(warehouse)
+        categories = _requested(third)
+        assert categories["complaints_categorised"] == {"2026-11-21"}
+        # The quarantine's dbt models are ready too; nothing built on complaints yet.
+        assert set(categories) <= {"complaints_categorised", "stg_quarantine", "mart_quarantine_daily"}
+        # Once the day is categorised, the warehouse (unpartitioned: a run of its own) follows.
+        _materialize(instance, {"complaints_categorised": {"2026-11-21"}}, {"complaints_categorised": ["categorised_contract"]})
+        fourth = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=third.cursor)
+    requested = {**silver, **categories}
+    warehouse = _requested(fourth)
+    assert {"stg_complaints", "fct_complaints", "mart_complaints_daily", "mart_call_center_resolution"} <= set(warehouse)
+    # The analysts' copy is published only after the marts' dbt tests have passed (a later tick).
+    assert "analytics_duckdb" not in warehouse
     # Sources are never automated: they run on their schedules and sensors.
     assert not {"sms_raw", "web_forms_raw", "call_center_raw", "social_media_raw"} & (set(requested) | set(warehouse))
 
@@ -48,3 +70,28 @@ def test_nothing_new_requests_nothing(data_dir):
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW)
         again = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
     assert _requested(again) == {}
+
+
+def test_windows_that_arrive_after_midnight_still_update_their_day(data_dir):
+    """The afternoon call-centre export and the last quarter-hours land after the day has turned."""
+    after_midnight = datetime(2026, 11, 22, 0, 20, tzinfo=UTC)
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=after_midnight)
+        instance.report_runless_asset_event(dg.AssetMaterialization("call_center_raw", partition="2026-11-21-12:00"))
+        instance.report_runless_asset_event(dg.AssetMaterialization("sms_raw", partition="2026-11-21-23:45"))
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=after_midnight, cursor=first.cursor
+        )
+    assert _requested(result)["complaints_cleaned"] == {"2026-11-21"}
+
+
+def test_a_day_whose_blocking_checks_failed_goes_no_further(data_dir):
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW)
+        instance.report_runless_asset_event(dg.AssetMaterialization("sms_raw", partition="2026-11-21-14:00"))
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=first.cursor)
+        _materialize(instance, _requested(second), {"complaints_cleaned": CLEANED_CHECKS}, passed=False)
+        third = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=NOW, cursor=second.cursor)
+    assert "complaints_categorised" not in _requested(third)
