@@ -144,3 +144,24 @@ def test_sources_and_cleaned_layer_exact_rows_and_idempotent(small_day, monkeypa
     assert call["event_at"] == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     assert "dropping,\nneeds engineer" in call["text_masked"]
     assert call["resolved_at"] == datetime(2026, 11, 20, 10, 0, tzinfo=UTC) and call["wait_seconds"] == 120
+
+
+def test_a_failed_blocking_check_writes_nothing(small_day, monkeypatch):
+    """Inject a fault (the PII scan finds a leak everywhere): the run fails, the check is recorded
+    as failed, and no silver file is written for analysts or the next asset to read."""
+    data_dir, _ = small_day
+    import complaints_platform.defs.cleaned.complaints as cleaned_module
+
+    monkeypatch.setattr(
+        cleaned_module, "unmasked_pii_rows",
+        lambda frame, columns: pl.DataFrame({"column": columns[:1] * max(frame.height, 1), "kinds": ["PHONE"] * max(frame.height, 1)}),
+    )
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        assert run_assets(defs, instance, ["social_media_raw", "web_forms_raw"], ("2026-11-20-00:00", "2026-11-20-23:45")).success
+        result = run_assets(defs, instance, ["complaints_cleaned", "complaints_quarantine", "complaint_duplicates", "complaints_categorised"], ("2026-11-20", "2026-11-20"))
+        assert not result.success
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks["no_unmasked_pii"] is False
+        assert instance.get_latest_materialization_event(dg.AssetKey("complaints_cleaned")) is None
+    assert not (data_dir / "silver").exists() or not list((data_dir / "silver").rglob("*.parquet"))

@@ -37,7 +37,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from sklearn.pipeline import Pipeline
 
 from complaints_platform.lib.lake import atomic_path, write_bytes_atomic
-from complaints_platform.lib.silver import CATEGORIES
+from complaints_platform.lib.silver import CATEGORIES, CATEGORISED_SCHEMA
 
 # Bump when the pipeline's code or features change, so the model version changes with it.
 CODE_VERSION = "categories-1"
@@ -413,3 +413,13 @@ def load_model(folder: Path) -> CategoryModel:
         metrics=metadata.get("metrics", {}),
         training_summary=metadata.get("training_summary", {}),
     )
+
+
+def categorise(cleaned: pl.DataFrame, model: CategoryModel) -> pl.DataFrame:
+    """The cleaned complaints with the model's category, its confidence and the model version."""
+    labels, confidence = predict_categories(model, cleaned.get_column("text_masked").to_list())
+    return cleaned.with_columns(
+        pl.Series("category", labels, dtype=pl.String),
+        pl.Series("category_confidence", confidence, dtype=pl.Float64),
+        pl.lit(model.version).alias("model_version"),
+    ).cast(CATEGORISED_SCHEMA)

@@ -8,16 +8,16 @@ from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import LakeResource
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.categories import (
+    categorise,
     evaluate,
     load_model,
-    predict_categories,
     save_model,
     top_terms,
     train_category_model,
 )
 from complaints_platform.lib.category_corpus import heldout_corpus, training_corpus
 from complaints_platform.lib.quality import CATEGORISED_CONTRACT, validate
-from complaints_platform.lib.silver import CATEGORISED_SCHEMA, CLEANED_SCHEMA
+from complaints_platform.lib.silver import CLEANED_SCHEMA
 
 TRAINING_TEXTS = 12_000
 HELDOUT_TEXTS = 3_000
@@ -84,33 +84,32 @@ def category_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
         "that labelled it. Daily partitions by receipt day, like complaints_cleaned; the marts read it."
     ),
 )
-def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource):
     pointer = model_root(lake) / CURRENT_POINTER
     if not pointer.exists():
         raise dg.Failure("no category model yet: materialize category_model first")
     model = load_model(model_root(lake) / pointer.read_text().strip())
     window = context.partition_time_window
-    frames = []
+    days = {}
     for day in lakelib.days_between(window.start, window.end):
         source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
         cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
-        labels, confidence = predict_categories(model, cleaned.get_column("text_masked").to_list())
-        categorised = cleaned.with_columns(
-            pl.Series("category", labels, dtype=pl.String),
-            pl.Series("category_confidence", confidence, dtype=pl.Float64),
-            pl.lit(model.version).alias("model_version"),
-        ).cast(CATEGORISED_SCHEMA)
-        lakelib.write_parquet_atomic(categorised, lakelib.silver_partition_path(lake.root, "complaints_categorised", day))
-        frames.append(categorised)
-    everything = pl.concat(frames)
+        days[day] = categorise(cleaned, model)
+    everything = pl.concat(days.values())
     contract = validate(CATEGORISED_CONTRACT, everything)
+    check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
+    if not contract.passed:
+        yield check  # blocking: nothing is written, the marts keep the last good categories
+        raise dg.Failure("categorised contract failed; nothing was written")
+    for day, frame in days.items():
+        lakelib.write_parquet_atomic(frame, lakelib.silver_partition_path(lake.root, "complaints_categorised", day))
     by_category = {r["category"]: r["len"] for r in everything.group_by("category").len().iter_rows(named=True)}
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": everything.height,
             "model_version": model.version,
             "by_category": by_category,
             "mean_confidence": round(float(everything.get_column("category_confidence").mean() or 0.0), 4),
-        },
-        check_results=[dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())],
+        }
     )
+    yield check

@@ -10,7 +10,7 @@ from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import LakeResource, PiiResource
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
-from complaints_platform.lib.cleaning import clean_complaints
+from complaints_platform.lib.cleaning import CROSS_CHANNEL_WINDOW, CleanedDay, clean_complaints
 from complaints_platform.lib.quality import CLEANED_CONTRACT, unmasked_pii_rows, validate
 from complaints_platform.lib.reference import CUSTOMERS_SCHEMA
 from complaints_platform.lib.silver import CLEANED_SCHEMA
@@ -94,7 +94,7 @@ PII_CHECK = "no_unmasked_pii"
 def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pii: PiiResource):
     masker = pii.masker()
     window = context.partition_time_window
-    cleaned, quarantined, duplicates, accounting = [], [], [], {}
+    results: dict[str, CleanedDay] = {}
     for day in lakelib.days_between(window.start, window.end):
         bronze = {
             channel: lakelib.read_parquet_files(
@@ -104,24 +104,47 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
         }
         customers_file = lakelib.date_dir(lake.root, "reference", "customers", day) / "customers.parquet"
         customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
-        result = clean_complaints(bronze, masker, customers, _prior_days(lake.root, day))
+        results[day] = clean_complaints(bronze, masker, customers, _prior_days(lake.root, day, results))
+    cleaned_all, quarantine_all, duplicates_all = (
+        pl.concat([getattr(r, part) for r in results.values()]) for part in ("cleaned", "quarantine", "duplicates")
+    )
+    accounting = {day: r.accounting() for day, r in results.items()}
+    unbalanced = [day for day, r in results.items() if not r.balanced]
+    contract = validate(CLEANED_CONTRACT, cleaned_all)
+    leaks = pl.concat(
+        [unmasked_pii_rows(cleaned_all, ["text_masked"]), unmasked_pii_rows(quarantine_all, ["raw_masked"])]
+    )
+    checks = [
+        dg.AssetCheckResult(
+            asset_key="complaints_cleaned", check_name=CONTRACT_CHECK, passed=contract.passed, metadata=contract.metadata()
+        ),
+        dg.AssetCheckResult(
+            asset_key="complaints_cleaned",
+            check_name=ACCOUNTING_CHECK,
+            passed=not unbalanced,
+            metadata={"per_day": accounting, "unbalanced_days": unbalanced},
+        ),
+        dg.AssetCheckResult(
+            asset_key="complaints_cleaned",
+            check_name=PII_CHECK,
+            passed=leaks.height == 0,
+            metadata={"rows_with_pii": leaks.height, "kinds": _counts(leaks, "kinds")},
+        ),
+    ]
+    if not all(check.passed for check in checks):
+        # Blocking means blocking: nothing is written, so neither the next asset nor a dbt build
+        # (which reads every silver file) can see this data; the previous files stay in place.
+        yield from checks
+        failed = [check.check_name for check in checks if not check.passed]
+        raise dg.Failure(f"blocking checks failed: {', '.join(failed)}; nothing was written", metadata={"failed": failed})
+
+    for day, result in results.items():
         for asset, frame in (
             ("complaints_cleaned", result.cleaned),
             ("complaints_quarantine", result.quarantine),
             ("complaint_duplicates", result.duplicates),
         ):
             lakelib.write_parquet_atomic(frame, lakelib.silver_partition_path(lake.root, asset, day))
-        cleaned.append(result.cleaned)
-        quarantined.append(result.quarantine)
-        duplicates.append(result.duplicates)
-        accounting[day] = result.accounting()
-    cleaned_all, quarantine_all, duplicates_all = (pl.concat(f) for f in (cleaned, quarantined, duplicates))
-
-    contract = validate(CLEANED_CONTRACT, cleaned_all)
-    unbalanced = {d: a for d, a in accounting.items() if a["received"] != a["cleaned"] + a["quarantined"] + a["duplicates"]}
-    leaks = pl.concat(
-        [unmasked_pii_rows(cleaned_all, ["text_masked"]), unmasked_pii_rows(quarantine_all, ["raw_masked"])]
-    )
     totals = {k: sum(a[k] for a in accounting.values()) for k in ("received", "cleaned", "quarantined", "duplicates")}
     context.log.info(f"cleaned layer {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: {totals}")
 
@@ -143,31 +166,23 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
         asset_key="complaint_duplicates",
         metadata={"dagster/row_count": duplicates_all.height, "by_rule": _counts(duplicates_all, "rule")},
     )
-    yield dg.AssetCheckResult(
-        asset_key="complaints_cleaned", check_name=CONTRACT_CHECK, passed=contract.passed, metadata=contract.metadata()
-    )
-    yield dg.AssetCheckResult(
-        asset_key="complaints_cleaned",
-        check_name=ACCOUNTING_CHECK,
-        passed=not unbalanced,
-        metadata={"per_day": accounting, "unbalanced_days": list(unbalanced)},
-    )
-    yield dg.AssetCheckResult(
-        asset_key="complaints_cleaned",
-        check_name=PII_CHECK,
-        passed=leaks.height == 0,
-        metadata={"rows_with_pii": leaks.height, "kinds": _counts(leaks, "kinds") if leaks.height else {}},
-    )
+    yield from checks
 
 
-def _prior_days(root, day: str) -> pl.DataFrame:
-    """Cleaned complaints of the two days before ``day`` (for duplicates that arrive a day late)."""
+def _prior_days(root, day: str, in_this_run: dict[str, CleanedDay]) -> pl.DataFrame:
+    """Cleaned complaints of the days before ``day`` within CROSS_CHANNEL_WINDOW (for copies that
+    arrive a day late): from this run where it cleaned them, else from disk."""
     start = date.fromisoformat(day)
-    files = [
-        lakelib.silver_partition_path(root, "complaints_cleaned", (start - timedelta(days=n)).isoformat())
-        for n in (1, 2)
-    ]
-    return lakelib.read_parquet_files([f for f in files if f.exists()], CLEANED_SCHEMA)
+    frames = []
+    for n in range(1, CROSS_CHANNEL_WINDOW.days + 1):
+        earlier = (start - timedelta(days=n)).isoformat()
+        if earlier in in_this_run:
+            frames.append(in_this_run[earlier].cleaned)
+        else:
+            path = lakelib.silver_partition_path(root, "complaints_cleaned", earlier)
+            if path.exists():
+                frames.append(pl.read_parquet(path))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=CLEANED_SCHEMA)
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
