@@ -1,20 +1,19 @@
 """Sensors and schedules: what starts runs without a person."""
 
 
-import hashlib
-from datetime import timedelta, timezone
-from pathlib import Path
+from datetime import timezone
 
 import dagster as dg
 
 from complaints_platform.defs.partitions import daily, every_12_hours, every_15_minutes
-from complaints_platform.lib.call_center import export_timestamp, is_export_file
+from complaints_platform.lib.arrivals import Arrival, plan_runs
+from complaints_platform.lib.call_center import new_exports
 from complaints_platform.lib.lake import previous_window_start, window_start
 from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.social_media import new_landing_files
 
 # Files renamed into place can carry an mtime a little older than one already seen.
-LOOKBACK = timedelta(minutes=2)
+LOOKBACK_NS = 2 * 60 * 1_000_000_000
 MAX_RUNS_PER_TICK = 50
 
 social_media_job = dg.define_asset_job(
@@ -29,62 +28,39 @@ call_center_job = dg.define_asset_job(
 customers_job = dg.define_asset_job("customers_refresh", selection=["customers"], partitions_def=daily)
 
 
-def _run_key(partition: str, names: list[str]) -> str:
-    digest = hashlib.sha1("\n".join(sorted(names)).encode()).hexdigest()[:16]
-    return f"{partition}:{digest}"
-
-
 @dg.sensor(job=social_media_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def social_media_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Requests a run of each 15-minute partition that received new webhook files.
-
-    Cursor: the largest file modification time seen (nanoseconds): small and monotonic. Files
-    within a short lookback are looked at again; a partition whose set of new files is unchanged
-    has the same run_key, so a repeated tick requests nothing new.
-    """
+    """Requests a run of each 15-minute partition that received new webhook files (lib/arrivals.py
+    has the cursor rule)."""
     landing = Settings.from_env().data_dir / "landing"
     cursor = int(context.cursor or 0)
-    found = new_landing_files(landing, cursor, int(LOOKBACK.total_seconds() * 1e9))
-    by_partition: dict[str, list[str]] = {}
-    for path, _mtime, window in found:
-        by_partition.setdefault(f"{window:%Y-%m-%d-%H:%M}", []).append(path.name)
-    requests = [
-        dg.RunRequest(partition_key=partition, run_key=_run_key(partition, names))
-        for partition, names in sorted(by_partition.items())[:MAX_RUNS_PER_TICK]
+    arrivals = [
+        Arrival(path.name, mtime, f"{window:%Y-%m-%d-%H:%M}")
+        for path, mtime, window in new_landing_files(landing, cursor, LOOKBACK_NS)
     ]
-    new_cursor = max([cursor] + [mtime for _p, mtime, _w in found])
-    return dg.SensorResult(run_requests=requests, cursor=str(new_cursor))
+    return _result(plan_runs(arrivals, cursor, MAX_RUNS_PER_TICK))
 
 
 @dg.sensor(job=call_center_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def call_center_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Requests a run of the 12-hour partition of each new or changed CSV export in the drop folder.
-
-    Cursor: the largest modification time seen (ns), with the same lookback and run_key rule as the
-    social-media sensor; a file re-exported with the same name gets a new mtime and a new run.
-    """
+    """Requests a run of the 12-hour partition of each new or re-exported CSV in the drop folder
+    (a re-export gets a new mtime, so a new run key)."""
     settings = Settings.from_env()
-    folder: Path = settings.call_center_drop_dir
     cursor = int(context.cursor or 0)
-    floor = cursor - int(LOOKBACK.total_seconds() * 1e9)
-    by_partition: dict[str, list[str]] = {}
-    newest = cursor
-    if folder.exists():
-        for path in folder.iterdir():
-            if not is_export_file(path):
-                continue
-            mtime = path.stat().st_mtime_ns
-            if mtime <= floor:
-                continue
-            newest = max(newest, mtime)
-            ts = export_timestamp(path, settings.call_center_filename_pattern)
-            start = window_start(ts, 12 * 60)
-            by_partition.setdefault(f"{start:%Y-%m-%d-%H:%M}", []).append(f"{path.name}@{mtime}")
-    requests = [
-        dg.RunRequest(partition_key=partition, run_key=_run_key(partition, names))
-        for partition, names in sorted(by_partition.items())[:MAX_RUNS_PER_TICK]
+    arrivals = [
+        Arrival(f"{path.name}@{mtime}", mtime, f"{window_start(stamp, 12 * 60):%Y-%m-%d-%H:%M}")
+        for path, mtime, stamp in new_exports(
+            settings.call_center_drop_dir, cursor - LOOKBACK_NS, settings.call_center_filename_pattern
+        )
     ]
-    return dg.SensorResult(run_requests=requests, cursor=str(newest))
+    return _result(plan_runs(arrivals, cursor, MAX_RUNS_PER_TICK))
+
+
+def _result(plan) -> dg.SensorResult:
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=p, run_key=k) for p, k in sorted(plan.runs.items())],
+        cursor=str(plan.cursor),
+    )
 
 
 def _previous_window_schedule(job, cron: str, minutes: int, name: str) -> dg.ScheduleDefinition:

@@ -126,6 +126,20 @@ def files_for_window(
     return [path for _, _, path in sorted(found)]
 
 
+def new_exports(drop_dir: Path, after_mtime_ns: int, pattern: str = DEFAULT_FILENAME_PATTERN) -> list[tuple[Path, int, datetime]]:
+    """Export files modified after ``after_mtime_ns``: (path, mtime_ns, export timestamp)."""
+    if not drop_dir.exists():
+        return []
+    found = []
+    for path in drop_dir.iterdir():
+        if not is_export_file(path):
+            continue
+        mtime = path.stat().st_mtime_ns
+        if mtime > after_mtime_ns:
+            found.append((path, mtime, export_timestamp(path, pattern)))
+    return sorted(found, key=lambda item: item[1])
+
+
 EXPORT_WINDOW = timedelta(hours=12)
 
 

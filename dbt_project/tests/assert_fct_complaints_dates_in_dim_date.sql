@@ -1,4 +1,4 @@
-{{ config(meta={"dagster": {"asset_key": ["fct_complaints"]}}) }}
+{{ config(meta={"dagster": {"ref": {"name": "fct_complaints"}}}) }}
 -- Every complaint's event and receipt dates are in the fiscal calendar, so no complaint drops out of
 -- a mart that reports by fiscal period. Rows returned are the complaints whose date is missing.
 select
