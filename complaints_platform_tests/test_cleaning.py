@@ -480,3 +480,12 @@ def test_a_copy_received_a_day_later_is_a_duplicate_of_the_earlier_days_complain
         ("sms", complaint_id("web_forms", "f1"), "same_contact_same_text")
     ]
     assert today.balanced
+
+
+def test_quarantined_payloads_hide_the_names_their_fields_hold(masker):
+    row = _record("q1", text="", author_name="Jane Doe", email=JANE_EMAIL,
+                  raw='{"full_name": "Jane Doe", "email": "jane.doe@example.com", "message": ""}')
+    day = _clean(masker, web_forms=[row])
+    raw_masked = day.quarantine["raw_masked"][0]
+    assert "Jane Doe" not in raw_masked and JANE_EMAIL not in raw_masked
+    assert masker.token("NAME", "Jane Doe") in raw_masked

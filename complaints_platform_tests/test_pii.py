@@ -286,3 +286,18 @@ def test_masked_output_of_a_mixed_text_has_nothing_left(masker):
     out = masker.mask_text(text)
     assert find_unmasked_pii(out) == []
     assert sorted(set(_kinds(out))) == ["ACCOUNT", "CARD", "EMAIL", "HANDLE", "IBAN", "NAME", "PHONE"]
+
+
+def test_lower_case_iban_and_dotted_card_are_masked_whole():
+    masker = PiiMasker("k")
+    masked = masker.mask_text("iban gb82 west 1234 5698 7654 32, card 4111.1111.1111.1111")
+    assert masked == f"iban {masker.token('IBAN', 'GB82WEST12345698765432')}, card {masker.token('CARD', '4111111111111111')}"
+    assert find_unmasked_pii(masked) == []
+
+
+def test_a_raw_record_has_its_own_fields_masked_even_where_no_pattern_could_find_them():
+    masker = PiiMasker("k")
+    raw = '{"full_name": "Ana Núñez", "note": "ana núñez again", "email": "ana@example.com"}'
+    masked = masker.mask_record(raw, {"NAME": "Ana Núñez", "EMAIL": "ana@example.com", "PHONE": None})
+    assert "Núñez" not in masked and "núñez" not in masked and "ana@example.com" not in masked
+    assert masked.count(masker.token("NAME", "Ana Núñez")) == 2

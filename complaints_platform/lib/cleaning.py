@@ -181,7 +181,16 @@ def clean_complaints(
         pl.col("received_at").dt.date().alias("received_date"),
         pl.col("__rule").struct.field("rule"),
         pl.col("__rule").struct.field("reason"),
-        masker.mask_text_expr("raw").alias("raw_masked"),
+        pl.struct("raw", "author_name", "email", "phone", "handle", "account_number")
+        .map_elements(
+            lambda r: masker.mask_record(
+                r["raw"],
+                {"NAME": r["author_name"], "EMAIL": r["email"], "PHONE": r["phone"],
+                 "HANDLE": r["handle"], "ACCOUNT": r["account_number"]},
+            ),
+            return_dtype=pl.String,
+        )
+        .alias("raw_masked"),
     ).cast(QUARANTINE_SCHEMA)
 
     good = records.filter(pl.col("__rule").is_null())

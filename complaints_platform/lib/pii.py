@@ -27,8 +27,8 @@ TOKEN_PATTERN = r"<[A-Z]+:[a-p]{10}>"
 _HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
+_CARD = re.compile(r"(?<!\d)(?:\d[ .-]?){12,18}\d(?!\d)")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _ACCOUNT = re.compile(r"\bAC[ -]?\d{8}\b", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
@@ -166,6 +166,17 @@ class PiiMasker:
             last = match.end
         pieces.append(text[last:])
         return "".join(pieces)
+
+    def mask_record(self, raw: str | None, known: dict[str, str | None]) -> str | None:
+        """Mask a raw payload: first the values its own fields are known to hold (a name, an
+        e-mail, a phone as the source wrote them: patterns cannot find a name), then free text."""
+        if raw is None:
+            return None
+        for kind, value in known.items():
+            value = (value or "").strip()
+            if len(value) >= 2:
+                raw = re.sub(re.escape(value), self.token(kind, value), raw, flags=re.IGNORECASE)
+        return self.mask_text(raw)
 
     # --- polars ---------------------------------------------------------------------------
     def mask_text_expr(self, column: str) -> pl.Expr:
