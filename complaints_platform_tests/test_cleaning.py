@@ -489,3 +489,18 @@ def test_quarantined_payloads_hide_the_names_their_fields_hold(masker):
     raw_masked = day.quarantine["raw_masked"][0]
     assert "Jane Doe" not in raw_masked and JANE_EMAIL not in raw_masked
     assert masker.token("NAME", "Jane Doe") in raw_masked
+
+
+@pytest.mark.parametrize(
+    "fields, rule",
+    [
+        ({"event_time_text": "2016-11-21T14:00:00Z"}, "event_before_sources"),
+        ({"event_time_text": "100000000"}, "event_before_sources"),  # a small epoch: 1973
+        ({"record_id": None}, "missing_record_id"),
+        ({"record_id": "  "}, "missing_record_id"),
+    ],
+)
+def test_impossible_times_and_missing_ids_are_quarantined(masker, fields, rule):
+    day = _clean(masker, sms=[{**_record("x"), **fields}, _record("ok")])
+    assert day.quarantine["rule"].to_list() == [rule]
+    assert day.cleaned["source_record_id"].to_list() == ["ok"]

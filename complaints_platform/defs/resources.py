@@ -76,8 +76,9 @@ class CrmSnapshotResource(dg.ConfigurableResource):
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "lake": LakeResource(data_dir=str(settings.data_dir)),
-        "pii": PiiResource(key=settings.pii_key or "", default_region=settings.default_phone_region),
-        "sms_api": SmsApiResource(base_url=settings.sms_api_url, token=settings.sms_api_token or ""),
+        # Secrets by name: the UI shows the variable's name, never its value.
+        "pii": PiiResource(key=dg.EnvVar("COMPLAINTS_PII_KEY"), default_region=settings.default_phone_region),
+        "sms_api": SmsApiResource(base_url=settings.sms_api_url, token=dg.EnvVar("COMPLAINTS_SMS_API_TOKEN")),
         "web_forms_db": WebFormsDbResource(url=settings.web_forms_url),
         "call_center": CallCenterDropResource(
             folder=str(settings.call_center_drop_dir),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
@@ -36,6 +36,8 @@ CLOCK_SKEW = timedelta(minutes=15)
 ALLOWED_STATUSES = ("new", "open", "in_progress", "callback", "escalated", "resolved", "closed")
 # A duplicate across channels must be this close in time to the one kept.
 CROSS_CHANNEL_WINDOW = timedelta(hours=48)
+# No complaint can be older than the platform's sources (and the fiscal calendar starts here).
+EARLIEST_EVENT = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -93,6 +95,8 @@ def _quarantine_rule() -> pl.Expr:
     return (
         pl.when(pl.col("parse_error").is_not_null())
         .then(pl.struct(rule=pl.lit("unparseable_record"), reason=pl.col("parse_error")))
+        .when(pl.col("record_id").is_null() | (pl.col("record_id").str.strip_chars() == ""))
+        .then(pl.struct(rule=pl.lit("missing_record_id"), reason=pl.lit("the record has no id in its source")))
         .when(text.is_null() | (text == ""))
         .then(pl.struct(rule=pl.lit("missing_text"), reason=pl.lit("the complaint has no text")))
         .when(pl.col("text").str.len_chars() > MAX_TEXT_CHARS)
@@ -111,6 +115,13 @@ def _quarantine_rule() -> pl.Expr:
                 reason=pl.format(
                     "cannot read time '{}' (zone {})", pl.col("event_time_text"), pl.col("event_time_zone")
                 ),
+            )
+        )
+        .when(pl.col("event_at") < EARLIEST_EVENT)
+        .then(
+            pl.struct(
+                rule=pl.lit("event_before_sources"),
+                reason=pl.format("made at {}, before {} when the sources began", pl.col("event_at"), pl.lit(EARLIEST_EVENT.date().isoformat())),
             )
         )
         .when(pl.col("event_at") > pl.col("received_at") + CLOCK_SKEW)

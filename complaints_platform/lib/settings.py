@@ -60,6 +60,10 @@ class Settings:
     def from_env(cls) -> "Settings":
         data_dir = _data_dir()
         file_values = read_env_file(data_dir / ENV_FILE_NAME)
+        # The file's values become environment variables of this process (the environment wins), so
+        # secrets can be referenced by name (Dagster shows the name, never the value).
+        for key, value in file_values.items():
+            os.environ.setdefault(key, value)
         column_map = _lookup("COMPLAINTS_CALL_CENTER_COLUMN_MAP", file_values)
         call_center_dir = _lookup("COMPLAINTS_CALL_CENTER_DIR", file_values)
         crm_dir = _lookup("COMPLAINTS_CRM_DIR", file_values)

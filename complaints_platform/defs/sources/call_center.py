@@ -36,7 +36,9 @@ def call_center_raw(
         files = files_for_window(drop_dir, start, end, call_center.filename_pattern)
         context.log.info(f"{start:%Y-%m-%d %H:%M}: {len(files)} export file(s): {[f.name for f in files]}")
         frames = [
-            parse_call_center_csv(f, call_center.column_map, call_center.timezone, lake.root / "landing")
+            parse_call_center_csv(
+                f, call_center.column_map, call_center.timezone, lake.root / "landing", call_center.filename_pattern
+            )
             for f in files
         ]
         return pl.concat(frames, how="vertical_relaxed") if frames else empty_bronze("call_center")
