@@ -223,20 +223,24 @@ def test_renamed_headers_through_the_column_map(tmp_path: Path) -> None:
     assert row["raw"].endswith(",ignored")
 
 
-def test_header_missing_required_columns_is_one_error_row(tmp_path: Path) -> None:
+def test_header_missing_required_columns_gives_every_record_a_row_with_the_reason(tmp_path: Path) -> None:
     path = write(
         tmp_path / "calls_20261121T1200.csv",
         "id,when,agent_id,caller_name\nC1,2026-11-21 12:00,A1,Jane\nC2,2026-11-21 12:01,A1,Joe\n",
     )
     frame = parse(path)
+    assert frame.height == 2  # two records received, neither lost
+    reason = "header is missing required columns: call_id, call_started_at, notes"
+    assert frame["parse_error"].to_list() == [reason, reason]
+    assert frame["raw"].to_list() == ["C1,2026-11-21 12:00,A1,Jane", "C2,2026-11-21 12:01,A1,Joe"]
+    assert [loc.rsplit("/", 1)[-1] for loc in frame["source_location"]] == ["calls_20261121T1200.csv:2", "calls_20261121T1200.csv:3"]
+
+
+def test_header_only_export_with_missing_columns_is_one_error_row(tmp_path: Path) -> None:
+    frame = parse(write(tmp_path / "calls_20261121T1200.csv", "id,when\n"))
     assert frame.height == 1
-    row = frame.row(0, named=True)
-    assert row["parse_error"] == (
-        "header is missing required columns: call_id, call_started_at, notes"
-    )
-    assert row["raw"] == "id,when,agent_id,caller_name"
-    assert row["record_id"] == "calls_20261121T1200.csv:1"
-    assert row["source_location"].endswith("calls_20261121T1200.csv:1")
+    assert frame["parse_error"][0] == "header is missing required columns: call_id, call_started_at, notes"
+    assert frame["raw"][0] == "id,when"
 
 
 def test_missing_call_id_and_unterminated_quote(tmp_path: Path) -> None:

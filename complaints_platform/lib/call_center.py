@@ -190,6 +190,8 @@ def parse_call_center_csv(
     rows: list[dict] = []
     header: dict[str, int] | None = None
     header_width = 0
+    header_problem: str | None = None  # every record of a file whose header is unusable says why
+    header_row: dict | None = None
     last_line = 0
     while True:
         first = last_line + 1
@@ -214,14 +216,11 @@ def parse_call_center_csv(
             header, header_width = _read_header(record, column_map), len(record)
             missing = [name for name in REQUIRED_COLUMNS if name not in header]
             if missing:
-                rows.append(
-                    {
-                        **located(first),
-                        "raw": physical_text(first, last_line),
-                        "parse_error": "header is missing required columns: " + ", ".join(missing),
-                    }
-                )
-                break
+                header_problem = "header is missing required columns: " + ", ".join(missing)
+                header_row = {**located(first), "raw": physical_text(first, last_line), "parse_error": header_problem}
+            continue
+        if header_problem:
+            rows.append({**located(first), "raw": physical_text(first, last_line), "parse_error": header_problem})
             continue
         if len(record) != header_width:
             rows.append(
@@ -260,6 +259,8 @@ def parse_call_center_csv(
                 **counts,
             }
         )
+    if header_row is not None and not rows:
+        rows.append(header_row)  # no records, but the broken export must still be seen
     return to_bronze(CHANNEL, rows)
 
 
