@@ -45,18 +45,32 @@ def cmd_ui(args: argparse.Namespace) -> int:
     os.execv(sys.executable, command)
 
 
+WEBHOOK_PORT = 8765
+
+
 def _start_demo_sources(data_dir: Path) -> None:
     """After a demo, keep its world alive beside the UI: the SMS simulator the schedules pull from
     and the webhook receiver the sensor watches (children in this process group: they stop with it)."""
     messages = data_dir / "simulator" / "sms_messages.jsonl"
     if not messages.exists():
         return
-    port = urlsplit(Settings.from_env().sms_api_url).port or 8766
+    from complaints_platform.simulate.servers import port_is_free
+
+    sms_port = urlsplit(Settings.from_env().sms_api_url).port or 8766
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
-    for name, extra in (("sms-simulator", ["--messages", str(messages), "--port", str(port)]), ("webhook", [])):
-        log = open(data_dir / "logs" / f"{name}-ui.log", "ab")
-        subprocess.Popen([sys.executable, "-m", "complaints_platform.cli", name, *extra], stdout=log, stderr=log)
-    print(f"Demo sources running: SMS simulator on port {port}, webhook receiver on port 8765", flush=True)
+    for name, port, extra in (
+        ("sms-simulator", sms_port, ["--messages", str(messages)]),
+        ("webhook", WEBHOOK_PORT, []),
+    ):
+        if not port_is_free(port):
+            print(f"Not starting the demo's {name}: port {port} is in use", flush=True)
+            continue
+        log = data_dir / "logs" / f"{name}-ui.log"
+        with open(log, "ab") as out:
+            subprocess.Popen(
+                [sys.executable, "-m", "complaints_platform.cli", name, *extra, "--port", str(port)], stdout=out, stderr=out
+            )
+        print(f"Demo {name} on http://127.0.0.1:{port} (log {log})", flush=True)
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
@@ -110,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     webhook = sub.add_parser("webhook", help="the social-media webhook receiver (needs COMPLAINTS_WEBHOOK_SECRET)")
     webhook.add_argument("--host", default="127.0.0.1")
-    webhook.add_argument("--port", type=int, default=8765)
+    webhook.add_argument("--port", type=int, default=WEBHOOK_PORT)
     webhook.set_defaults(func=cmd_webhook)
 
     sms = sub.add_parser("sms-simulator", help="the SMS provider simulator on loopback (needs COMPLAINTS_SMS_API_TOKEN)")

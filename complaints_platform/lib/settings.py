@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_FILE_NAME = "platform.env"
 
@@ -55,6 +56,7 @@ class Settings:
     web_forms_db_url: str | None = None
     crm_dir: Path | None = None
     default_phone_region: str = "GB"
+    fiscal_year_start_month: int = 4
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -88,7 +90,20 @@ class Settings:
             default_phone_region=_lookup(
                 "COMPLAINTS_PHONE_REGION", file_values, cls.default_phone_region
             ),
+            fiscal_year_start_month=int(
+                _lookup("COMPLAINTS_FISCAL_YEAR_START_MONTH", file_values, str(cls.fiscal_year_start_month))
+            ),
         )
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.call_center_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise MissingSetting(
+                f"COMPLAINTS_CALL_CENTER_TZ={self.call_center_timezone!r} is not a time zone (e.g. Europe/London)"
+            ) from error
+        if not 1 <= self.fiscal_year_start_month <= 12:
+            raise MissingSetting("COMPLAINTS_FISCAL_YEAR_START_MONTH must be a month number, 1 to 12")
 
     # Defaults that live under the data directory unless a deployment points elsewhere.
     @property

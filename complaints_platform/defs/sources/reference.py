@@ -11,9 +11,8 @@ from complaints_platform.defs.resources import CrmSnapshotResource, LakeResource
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.crm import latest_snapshot, read_crm_snapshot, snapshot_date
 from complaints_platform.lib.reference import CUSTOMERS_SCHEMA, mask_customers
+from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.reference import fiscal_calendar as build_calendar
-
-FISCAL_YEAR_START_MONTH = 4
 
 
 @dg.asset(
@@ -52,14 +51,15 @@ def customers(
     group_name="reference",
     kinds={"python", "parquet"},
     description=(
-        "The fiscal calendar (fiscal year starting in April, named by the year it ends in: "
-        "FY2027 runs April 2026 to March 2027), one row per date 2020-2035. Not partitioned: it is "
-        "static reference data generated whole."
+        "The fiscal calendar (the fiscal year starts in COMPLAINTS_FISCAL_YEAR_START_MONTH, April by "
+        "default, and is named by the year it ends in: FY2027 runs April 2026 to March 2027), one "
+        "row per date 2020-2035. Not partitioned: static reference data generated whole."
     ),
 )
 def fiscal_calendar(lake: LakeResource) -> dg.MaterializeResult:
-    frame = build_calendar(date(2020, 1, 1), date(2035, 12, 31), FISCAL_YEAR_START_MONTH)
+    start_month = Settings.from_env().fiscal_year_start_month
+    frame = build_calendar(date(2020, 1, 1), date(2035, 12, 31), start_month)
     lakelib.write_parquet_atomic(frame, lake.root / "reference" / "fiscal_calendar" / "fiscal_calendar.parquet")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": frame.height, "fiscal_year_start_month": FISCAL_YEAR_START_MONTH}
+        metadata={"dagster/row_count": frame.height, "fiscal_year_start_month": start_month}
     )
