@@ -95,6 +95,11 @@ def window_file_name(window_start: datetime) -> str:
     return f"{window_start:%H%M}.parquet"
 
 
+def landing_window_dir(root: Path, channel: str, window_start: datetime) -> Path:
+    """Where a pulled channel keeps what it received for one window, exactly as received."""
+    return root / "landing" / channel / f"date={window_start:%Y-%m-%d}" / f"{window_start:%H%M}"
+
+
 def date_dir(root: Path, layer: str, asset: str, day: str) -> Path:
     return root / layer / asset / f"date={day}"
 

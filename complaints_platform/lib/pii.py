@@ -61,6 +61,12 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _is_card(candidate: str) -> bool:
+    """A payment card number: 13-19 digits (separators allowed) passing the Luhn check."""
+    digits = re.sub(r"\D", "", candidate)
+    return 13 <= len(digits) <= 19 and _luhn_valid(digits)
+
+
 def _iban_valid(iban: str) -> bool:
     iban = iban.replace(" ", "").upper()
     if not 15 <= len(iban) <= 34:
@@ -143,9 +149,8 @@ class PiiMasker:
         return text
 
     def _mask_card(self, match: re.Match) -> str:
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and _luhn_valid(digits):
-            return self.token("CARD", digits)
+        if _is_card(match.group()):
+            return self.token("CARD", re.sub(r"\D", "", match.group()))
         return match.group()
 
     def _mask_phones(self, text: str) -> str:
@@ -195,7 +200,7 @@ def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]
     found = []
     if _EMAIL.search(text):
         found.append("EMAIL")
-    if any(_luhn_valid(re.sub(r"\D", "", m.group())) and 13 <= len(re.sub(r"\D", "", m.group())) <= 19 for m in _CARD.finditer(text)):
+    if any(_is_card(m.group()) for m in _CARD.finditer(text)):
         found.append("CARD")
     if any(_iban_valid(m.group()) for m in _IBAN.finditer(text)):
         found.append("IBAN")

@@ -31,7 +31,7 @@ def sms_raw(
 
         def pull(start, end):
             pages = fetch_sms_window(client, sms_api.base_url, sms_api.token, start, end, sms_api.page_size)
-            folder = lake.root / "landing" / "sms" / f"date={start:%Y-%m-%d}" / f"{start:%H%M}"
+            folder = lakelib.landing_window_dir(lake.root, "sms", start)
             for page in pages:
                 lakelib.write_bytes_atomic(
                     page.body.encode("utf-8"), folder / f"page-{page.number:05d}.json", private=True

@@ -35,7 +35,7 @@ def web_forms_raw(
     extracted_at = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
     def extract(start, end):
-        folder = lake.root / "landing" / "web_forms" / f"date={start:%Y-%m-%d}" / f"{start:%H%M}"
+        folder = lakelib.landing_window_dir(lake.root, "web_forms", start)
         rows = extract_forms(web_forms_db.url, start, end)
         lakelib.write_parquet_atomic(rows, folder / f"extract-{extracted_at}.parquet", private=True)
         extracts = [
