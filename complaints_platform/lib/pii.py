@@ -26,10 +26,14 @@ import polars as pl
 TOKEN_PATTERN = r"<[A-Z]+:[a-p]{10}>"
 _HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_CARD = re.compile(r"(?<!\d)(?:\d[ .-]?){12,18}\d(?!\d)")
+# '@' may be percent-encoded where an address sits inside a URL (?email=jane%40example.com).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_CARD = re.compile(r"(?<!\d)(?:\d[ .\u00a0-]?){12,18}\d(?!\d)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
-_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+# An address may end a sentence ('... is 192.168.1.20.'): a full stop after it is punctuation.
+_IPV4 = re.compile(
+    r"(?<!\d)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
+)
 _ACCOUNT = re.compile(r"\bAC[ -]?\d{8}\b", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 _PRICE_LIKE = re.compile(r"\d+(?:,\d{3})*\.\d{2}")
@@ -84,7 +88,7 @@ def _looks_like_phone(raw: str, before: str = "", after: str = "") -> bool:
         len(_DIGIT.findall(raw)) >= 7
         and not before[-1:].isalnum()
         and not after[:1].isalnum()
-        and not _DATE_LIKE.fullmatch(raw)
+        and not _DATE_LIKE.match(raw)  # a date, or a date and time (15-12-2025 14:10)
         and not _PRICE_LIKE.fullmatch(raw)
         and not before.rstrip().endswith(_CURRENCY_SIGNS)
     )
@@ -110,7 +114,7 @@ class PiiMasker:
         return re.sub(r"\D", "", value)
 
     _NORMALISERS: dict[str, Callable[[str], str]] = {
-        "EMAIL": lambda v: v.strip().lower(),
+        "EMAIL": lambda v: v.strip().lower().replace("%40", "@"),
         "ACCOUNT": lambda v: re.sub(r"[\s-]", "", v).upper(),
         "HANDLE": lambda v: v.strip().lstrip("@").lower(),
         "NAME": lambda v: " ".join(v.casefold().split()),
@@ -149,9 +153,15 @@ class PiiMasker:
         return text
 
     def _mask_card(self, match: re.Match) -> str:
-        if _is_card(match.group()):
-            return self.token("CARD", re.sub(r"\D", "", match.group()))
-        return match.group()
+        """Mask the longest run of whole digit groups that is a card: a number followed by more
+        digits (an expiry '09/27', a CVV) is still found."""
+        text = match.group()
+        groups = re.split(r"(?<=\d)(?=[ .\u00a0-])", text)
+        for end in range(len(groups), 0, -1):
+            candidate = "".join(groups[:end])
+            if _is_card(candidate):
+                return self.token("CARD", re.sub(r"\D", "", candidate)) + "".join(groups[end:])
+        return text
 
     def _mask_phones(self, text: str) -> str:
         if len(_DIGIT.findall(text)) < 7:  # no phone number has fewer digits; skip the slow matcher
