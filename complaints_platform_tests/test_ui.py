@@ -31,7 +31,7 @@ def test_ui_command_serves_the_asset_graph_and_runs_the_daemon(data_dir):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             assert proc.poll() is None, (data_dir / "ui.log").read_text()[-3000:]
             try:
@@ -39,7 +39,7 @@ def test_ui_command_serves_the_asset_graph_and_runs_the_daemon(data_dir):
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "webserver did not answer in 120 s"
+            assert time.monotonic() < deadline, "webserver did not answer in 180 s"
             time.sleep(1)
         # The daemon reports a heartbeat shortly after start.
         while True:
