@@ -143,3 +143,32 @@ def test_masked_text_has_no_unmasked_pii_rows():
     assert unmasked_pii_rows(frame, ["text"]).height == 2
     empty = unmasked_pii_rows(masked, [])
     assert empty.height == 0 and empty.columns == ["column", "kinds"]
+
+
+def _history(values: dict[str, list[int]]) -> pl.DataFrame:
+    from datetime import date, timedelta
+
+    rows = []
+    for channel, series in values.items():
+        for i, n in enumerate(series):
+            rows.append({"day": (date(2026, 11, 1) + timedelta(days=i)).isoformat(), "channel": channel, "records": n})
+    return pl.DataFrame(rows)
+
+
+def test_volume_check_flags_a_silent_source_and_a_spike_but_not_noise():
+    from complaints_platform.lib.quality import volume_anomalies
+
+    normal = [240, 255, 262, 248, 251, 239, 258, 245, 250, 260]
+    counts = _history({"sms": normal + [0], "social_media": normal + [900], "web_forms": normal + [270]})
+    result = {r["channel"]: r for r in volume_anomalies(counts, "2026-11-11").iter_rows(named=True)}
+    assert result["sms"]["anomalous"] and result["sms"]["records"] == 0  # silent
+    assert result["social_media"]["anomalous"]  # spike
+    assert not result["web_forms"]["anomalous"]  # ordinary noise
+    assert result["web_forms"]["expected_low"] < 250 < result["web_forms"]["expected_high"]
+
+
+def test_volume_check_does_not_judge_without_enough_history():
+    from complaints_platform.lib.quality import volume_anomalies
+
+    counts = _history({"sms": [250, 255, 0]})
+    assert volume_anomalies(counts, "2026-11-03")["anomalous"].to_list() == [False]

@@ -100,3 +100,44 @@ def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFr
         ).filter(pl.col("kinds").is_not_null() & (pl.col("kinds") != ""))
         found.append(hits.select(pl.lit(column).alias("column"), "kinds"))
     return pl.concat(found) if found else pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})
+
+
+# A channel's daily volume is judged against its own recent history.
+VOLUME_HISTORY_DAYS = 14
+VOLUME_MIN_HISTORY = 7
+VOLUME_SPREAD = 4.0  # robust z-score (median / MAD) beyond which a day is anomalous
+
+
+def volume_anomalies(counts: pl.DataFrame, day: str) -> pl.DataFrame:
+    """Each channel's records on ``day`` against its previous days (columns day, channel, records).
+
+    The expected range is the median of the last VOLUME_HISTORY_DAYS days +/- VOLUME_SPREAD robust
+    standard deviations (1.4826 x MAD, at least 10% of the median and at least 5 records), so a
+    spike or a silent source stands out while ordinary day-to-day noise does not. With fewer than
+    VOLUME_MIN_HISTORY days of history a channel is not judged.
+    """
+    history = counts.filter(pl.col("day") < day).sort("day").group_by("channel").tail(VOLUME_HISTORY_DAYS)
+    stats = history.group_by("channel").agg(
+        pl.len().alias("history_days"),
+        pl.col("records").median().alias("median"),
+        (pl.col("records") - pl.col("records").median()).abs().median().alias("mad"),
+    )
+    today = counts.filter(pl.col("day") == day).select("channel", "records")
+    channels = pl.concat([today.select("channel"), stats.select("channel")]).unique()
+    spread = pl.max_horizontal(1.4826 * pl.col("mad"), 0.1 * pl.col("median"), pl.lit(5.0)) * VOLUME_SPREAD
+    return (
+        channels.join(today, on="channel", how="left")
+        .join(stats, on="channel", how="left")
+        .with_columns(pl.col("records").fill_null(0), pl.col("history_days").fill_null(0))
+        .with_columns(
+            pl.max_horizontal(pl.col("median") - spread, pl.lit(0.0)).alias("expected_low"),
+            (pl.col("median") + spread).alias("expected_high"),
+        )
+        .with_columns(
+            (
+                (pl.col("history_days") >= VOLUME_MIN_HISTORY)
+                & ((pl.col("records") < pl.col("expected_low")) | (pl.col("records") > pl.col("expected_high")))
+            ).alias("anomalous")
+        )
+        .sort("channel")
+    )

@@ -1,7 +1,7 @@
 """The cleaned layer: each day's records from every channel, validated, masked and de-duplicated."""
 
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import polars as pl
@@ -11,7 +11,14 @@ from complaints_platform.defs.resources import LakeResource, PiiResource
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.cleaning import CROSS_CHANNEL_WINDOW, CleanedDay, clean_complaints
-from complaints_platform.lib.quality import CLEANED_CONTRACT, unmasked_pii_rows, validate
+from complaints_platform.lib.quality import (
+    CLEANED_CONTRACT,
+    VOLUME_HISTORY_DAYS,
+    VOLUME_MIN_HISTORY,
+    unmasked_pii_rows,
+    validate,
+    volume_anomalies,
+)
 from complaints_platform.lib.reference import CUSTOMERS_SCHEMA
 from complaints_platform.lib.silver import CLEANED_SCHEMA
 
@@ -26,6 +33,7 @@ BRONZE_ASSETS = {
 CONTRACT_CHECK = "cleaned_contract"
 ACCOUNTING_CHECK = "records_accounted_for"
 PII_CHECK = "no_unmasked_pii"
+VOLUME_CHECK = "channel_volume_normal"
 
 
 @dg.multi_asset(
@@ -85,6 +93,15 @@ PII_CHECK = "no_unmasked_pii"
             blocking=True,
             description="No unmasked e-mail, phone, card or IBAN in the cleaned text or quarantine payloads.",
         ),
+        dg.AssetCheckSpec(
+            VOLUME_CHECK,
+            asset="complaints_cleaned",
+            blocking=False,
+            description=(
+                "Each channel's records received on a completed day lie within the range its last 14 days "
+                "predict (median +/- 4 robust deviations): flags a spike or a silent source. Warns only."
+            ),
+        ),
     ],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -131,6 +148,7 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
             metadata={"rows_with_pii": leaks.height, "kinds": _counts(leaks, "kinds")},
         ),
     ]
+    volume = _volume_check(lake.root, results)
     if not all(check.passed for check in checks):
         # Blocking means blocking: nothing is written, so neither the next asset nor a dbt build
         # (which reads every silver file) can see this data; the previous files stay in place.
@@ -167,6 +185,52 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
         metadata={"dagster/row_count": duplicates_all.height, "by_rule": _counts(duplicates_all, "rule")},
     )
     yield from checks
+    yield volume
+
+
+def _volume_check(root, results: dict[str, CleanedDay]) -> dg.AssetCheckResult:
+    """Records received per channel and day (this run's days and the history before them)."""
+    first = date.fromisoformat(min(results))
+    frames = [_received_by_channel(day, r.cleaned, r.quarantine, r.duplicates) for day, r in results.items()]
+    for n in range(1, VOLUME_HISTORY_DAYS + 1):
+        day = (first - timedelta(days=n)).isoformat()
+        parts = [lakelib.silver_partition_path(root, a, day) for a in ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates")]
+        if all(p.exists() for p in parts):
+            frames.append(_received_by_channel(day, *(pl.read_parquet(p, columns=["channel"]) for p in parts)))
+    counts = pl.concat(frames)
+    today = datetime.now(timezone.utc).date().isoformat()
+    judged = [volume_anomalies(counts, day).with_columns(pl.lit(day).alias("day")) for day in results if day < today]
+    report = pl.concat(judged) if judged else pl.DataFrame()
+    anomalies = report.filter(pl.col("anomalous")) if report.height else report
+    return dg.AssetCheckResult(
+        asset_key="complaints_cleaned",
+        check_name=VOLUME_CHECK,
+        passed=anomalies.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "days_judged": len(judged),
+            "anomalies": [
+                f"{r['day']} {r['channel']}: {r['records']} records, expected {r['expected_low']:.0f}-{r['expected_high']:.0f}"
+                for r in anomalies.iter_rows(named=True)
+            ] if anomalies.height else [],
+            "expected_ranges": {
+                f"{r['day']} {r['channel']}": (
+                    f"{r['expected_low']:.0f}-{r['expected_high']:.0f} (got {r['records']})"
+                    if r["history_days"] >= VOLUME_MIN_HISTORY else f"not judged: {r['history_days']} days of history"
+                )
+                for r in report.iter_rows(named=True)
+            } if report.height else {},
+        },
+    )
+
+
+def _received_by_channel(day: str, *frames: pl.DataFrame) -> pl.DataFrame:
+    return (
+        pl.concat([f.select("channel") for f in frames])
+        .group_by("channel")
+        .agg(pl.len().cast(pl.Int64).alias("records"))
+        .with_columns(pl.lit(day).alias("day"))
+    )
 
 
 def _prior_days(root, day: str, in_this_run: dict[str, CleanedDay]) -> pl.DataFrame:
