@@ -20,7 +20,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -108,6 +108,11 @@ def bronze_partition_path(root: Path, asset: str, window_start: datetime) -> Pat
     return date_dir(root, "bronze", asset, f"{window_start:%Y-%m-%d}") / window_file_name(window_start)
 
 
+def customers_path(root: Path, day: str) -> Path:
+    """The masked customer snapshot for one day (reference data)."""
+    return date_dir(root, "reference", "customers", day) / "customers.parquet"
+
+
 def silver_partition_path(root: Path, asset: str, day: str) -> Path:
     return date_dir(root, "silver", asset, day) / "part.parquet"
 
@@ -131,8 +136,6 @@ def silver_glob(root: Path, asset: str) -> str:
 
 def split_windows(start: datetime, end: datetime, step_minutes: int) -> list[datetime]:
     """Start times of the consecutive windows of ``step_minutes`` covering [start, end)."""
-    from datetime import timedelta
-
     step = timedelta(minutes=step_minutes)
     starts, current = [], start
     while current < end:
@@ -148,8 +151,6 @@ def days_between(start: datetime, end: datetime) -> list[str]:
 
 def window_start(moment: datetime, step_minutes: int) -> datetime:
     """Start of the window of ``step_minutes`` (aligned to UTC midnight) containing ``moment``."""
-    from datetime import timedelta, timezone
-
     moment = moment.astimezone(timezone.utc)
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     elapsed = int((moment - midnight).total_seconds() // 60)
@@ -158,6 +159,4 @@ def window_start(moment: datetime, step_minutes: int) -> datetime:
 
 def previous_window_start(now: datetime, step_minutes: int) -> datetime:
     """Start of the last window of ``step_minutes`` that closed by ``now`` (what a schedule runs)."""
-    from datetime import timedelta
-
     return window_start(now, step_minutes) - timedelta(minutes=step_minutes)

@@ -119,7 +119,7 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
             )
             for channel, asset in BRONZE_ASSETS.items()
         }
-        customers_file = lakelib.date_dir(lake.root, "reference", "customers", day) / "customers.parquet"
+        customers_file = lakelib.customers_path(lake.root, day)
         customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
         results[day] = clean_complaints(bronze, masker, customers, _prior_days(lake.root, day, results))
     cleaned_all, quarantine_all, duplicates_all = (

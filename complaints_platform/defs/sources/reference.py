@@ -40,7 +40,7 @@ def customers(
             frame = pl.DataFrame(schema=CUSTOMERS_SCHEMA)
         else:
             frame = mask_customers(read_crm_snapshot(snapshot), masker, snapshot_date(snapshot))
-        target = lakelib.date_dir(lake.root, "reference", "customers", day_text) / "customers.parquet"
+        target = lakelib.customers_path(lake.root, day_text)
         lakelib.write_parquet_atomic(frame, target)
         rows += frame.height
         snapshots[day_text] = snapshot.name if snapshot else "none"
