@@ -1,4 +1,5 @@
-"""The `complaints` command: demo, UI, the webhook receiver, the SMS simulator, dbt parse."""
+"""The `complaints` command: demo, UI, the webhook receiver, the SMS simulator, the review queue,
+quarantine replay, dbt parse."""
 
 from __future__ import annotations
 
@@ -105,6 +106,89 @@ def cmd_dbt_parse(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """The near-duplicate review queue: list it, accept or reject a pair."""
+    import getpass
+
+    import polars as pl
+
+    from complaints_platform.lib.review import ReviewError, queued_pairs, record_decision
+
+    data_dir = _data_dir(args)
+    if args.action == "list":
+        queue = queued_pairs(data_dir)
+        if args.day:
+            queue = queue.filter(pl.col("received_date") == date.fromisoformat(args.day))
+        if not queue.height:
+            print("The review queue is empty.")
+            return 0
+        for row in queue.head(args.limit).iter_rows(named=True):
+            print(f"{row['pair_id']}  similarity {row['similarity']:.2f}  received {row['received_date']}")
+            print(f"    earlier  [{row['candidate_channel']}] {row['candidate_text_masked'][:160]!r}")
+            print(f"    later    [{row['channel']}] {row['text_masked'][:160]!r}")
+        print(f"{queue.height} pair(s) awaiting a decision: complaints review accept|reject PAIR_ID")
+        return 0
+    try:
+        line = record_decision(data_dir, args.pair_id, args.action, args.by or getpass.getuser(), args.note or "")
+    except ReviewError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    outcome = "merged into" if args.action == "accept" else "kept apart from"
+    print(
+        f"Recorded: {line['complaint_id']} {outcome} {line['candidate_of']}. It takes effect when "
+        f"{line['received_date']} is next materialized: the duplicate_review_sensor starts that run "
+        f"(or materialize complaints_cleaned for {line['received_date']} in the UI)."
+    )
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """The quarantine: list it by day and rule, or replay records after a fix."""
+    import polars as pl
+
+    from complaints_platform.lib.quarantine import quarantined, where_now
+
+    data_dir = _data_dir(args)
+    selected = quarantined(data_dir, args.day or None, args.rule, args.channel)
+    if not selected.height:
+        print("No quarantined records match.")
+        return 0
+    if args.action == "list":
+        summary = selected.group_by("received_date", "channel", "rule").len().sort("received_date", "channel", "rule")
+        for row in summary.iter_rows(named=True):
+            print(f"{row['received_date']}  {row['channel']:13} {row['rule']:24} {row['len']:>6}")
+        for row in selected.head(args.limit).iter_rows(named=True):
+            print(f"  {row['source_location']}: {row['rule']}: {row['reason']}")
+        return 0
+
+    import dagster as dg
+
+    from complaints_platform.definitions import build_definitions
+    from complaints_platform.lib.silver import CLEANED_LAYER
+
+    runtime.prepare_environment(data_dir)
+    defs = build_definitions(Settings.from_env())
+    instance = dg.DagsterInstance.get()
+    days = sorted({d.isoformat() for d in selected.get_column("received_date").to_list()})
+    print(f"Replaying {selected.height} quarantined record(s) of {len(days)} day(s): {', '.join(days)}", flush=True)
+    for day in days:
+        result = runtime.run_assets(defs, instance, [*CLEANED_LAYER, "complaints_categorised"], (day, day), {"replay": "quarantine"})
+        print(f"  cleaned layer and categories {day}: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})", flush=True)
+        if not result.success:
+            return 1
+    if not args.no_warehouse:
+        result = runtime.run_assets(defs, instance, [*runtime.warehouse_keys(defs), "analytics_duckdb"], tags={"replay": "quarantine"})
+        print(f"  warehouse and analysts' copy: {'ok' if result.success else 'FAILED'} (run {result.run_id[:8]})", flush=True)
+        if not result.success:
+            return 1
+    outcome = where_now(data_dir, selected)
+    for row in outcome.group_by("outcome", "rule").len().sort("outcome").iter_rows(named=True):
+        print(f"  now {row['outcome']:12} {row['rule'] or '':24} {row['len']:>6}")
+    still = outcome.filter(pl.col("outcome") == "quarantined").height
+    print(f"{selected.height - still} record(s) left the quarantine; {still} still there (see the rules above).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Dagster marks some APIs the platform relies on as beta/preview; say so once, in the README.
     warnings.filterwarnings("ignore", message=".*is currently in (beta|preview)")
@@ -132,6 +216,34 @@ def main(argv: list[str] | None = None) -> int:
     sms.add_argument("--port", type=int, default=8766)
     sms.add_argument("--messages", help="JSONL file of messages to serve (default <data>/simulator/sms_messages.jsonl)")
     sms.set_defaults(func=cmd_sms_simulator)
+
+    review = sub.add_parser("review", help="the near-duplicate review queue: list, accept or reject pairs")
+    review_sub = review.add_subparsers(dest="action", required=True)
+    listing = review_sub.add_parser("list", help="pairs awaiting a decision, most similar first")
+    listing.add_argument("--day", help="only pairs received on this day (YYYY-MM-DD)")
+    listing.add_argument("--limit", type=int, default=50)
+    for action, meaning in (("accept", "they are one complaint: merge the later"), ("reject", "two complaints: keep apart")):
+        decide = review_sub.add_parser(action, help=meaning)
+        decide.add_argument("pair_id")
+        decide.add_argument("--by", help="who decides (default: the login name)")
+        decide.add_argument("--note", help="why, for the log")
+    review.set_defaults(func=cmd_review)
+
+    quarantine = sub.add_parser("quarantine", help="list quarantined records, or replay them after a fix")
+    quarantine_sub = quarantine.add_subparsers(dest="action", required=True)
+    for action, meaning in (
+        ("list", "counts by day, channel and rule, and the first records"),
+        ("replay", "re-run the cleaned layer (and on to the analysts' file) for the days holding the records"),
+    ):
+        command = quarantine_sub.add_parser(action, help=meaning)
+        command.add_argument("--day", action="append", help="a receipt day YYYY-MM-DD (repeatable; default all)")
+        command.add_argument("--rule", help="only records that broke this rule")
+        command.add_argument("--channel", help="only this channel")
+        if action == "list":
+            command.add_argument("--limit", type=int, default=20)
+        else:
+            command.add_argument("--no-warehouse", action="store_true", help="stop after the cleaned layer and categories")
+    quarantine.set_defaults(func=cmd_quarantine)
 
     parse = sub.add_parser("dbt-parse", help="write the dbt manifest the Dagster definitions load")
     parse.set_defaults(func=cmd_dbt_parse)

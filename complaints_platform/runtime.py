@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from complaints_platform.lib.settings import ENV_FILE_NAME, read_env_file
+from complaints_platform.simulate.generator import BRAND_HANDLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RANGE_START = "dagster/asset_partition_range_start"
@@ -60,6 +61,7 @@ def write_demo_secrets(data_dir: Path, extra: dict[str, str] | None = None) -> d
     values.setdefault("COMPLAINTS_WEBHOOK_SECRET", "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     values.setdefault("COMPLAINTS_PII_KEY", secrets.token_hex(32))
     values.setdefault("COMPLAINTS_SMS_API_TOKEN", secrets.token_urlsafe(24))
+    values.setdefault("COMPLAINTS_BRAND_HANDLES", BRAND_HANDLE)  # the demo brand's replies are never merged
     values.update(extra or {})
     data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -87,3 +89,9 @@ def run_assets(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
+
+
+def warehouse_keys(defs: dg.Definitions) -> list[str]:
+    """The dbt models' asset keys (the warehouse: one dbt build)."""
+    graph = defs.resolve_asset_graph()
+    return sorted(k.to_user_string() for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds)

@@ -464,10 +464,22 @@ def test_complaint_id_is_deterministic(masker):
     assert complaint_id("sms", "m1") == complaint_id("sms", "m1")
 
 
-def test_the_same_words_twice_on_one_channel_are_separate_posts(masker):
+def test_the_brands_own_replies_are_never_merged_but_a_customers_repost_is(masker):
     brand_reply = {"handle": "@TelcoCare", "text": "Glad it's sorted, enjoy your weekend! ^AL"}
-    day = _clean(masker, social_media=[_record("r1", **brand_reply), _record("r2", **brand_reply)])
+    replies = [_record("r1", **brand_reply), _record("r2", **brand_reply)]
+    brand = frozenset({masker.token("HANDLE", "@telcocare")})
+    day = clean_complaints({"social_media": to_bronze("social_media", replies)}, masker, exclude_contacts=brand)
     assert day.cleaned.height == 2 and day.duplicates.height == 0
+
+    repost = {"handle": JANE_HANDLE, "text": "Still no signal at home, third day now"}
+    later = {**_record("p2", **repost), "received_at": RECEIVED + timedelta(hours=3)}
+    day = clean_complaints(
+        {"social_media": to_bronze("social_media", [_record("p1", **repost), later])}, masker, exclude_contacts=brand
+    )
+    assert day.cleaned["source_record_id"].to_list() == ["p1"]
+    assert day.duplicates.select("source_record_id", "rule", "similarity").rows() == [
+        ("p2", "same_contact_same_text", 1.0)
+    ]
 
 
 def test_a_copy_received_a_day_later_is_a_duplicate_of_the_earlier_days_complaint(masker):

@@ -38,7 +38,9 @@ def _is_dbt(node) -> bool:
 def test_definitions_load(defs):
     defs.resolve_implicit_global_asset_job_def()
     assert {s.name for s in defs.resolve_all_job_defs()} >= {"social_media_ingest", "sms_and_web_forms_ingest", "call_center_ingest"}
-    assert {s.name for s in defs.sensors} == {"social_media_landing_sensor", "call_center_drop_sensor", "automation_sensor"}
+    assert {s.name for s in defs.sensors} == {
+        "social_media_landing_sensor", "call_center_drop_sensor", "duplicate_review_sensor", "automation_sensor"
+    }
     assert {s.name for s in defs.schedules} == {
         "sms_and_web_forms_every_15_minutes", "call_center_every_12_hours", "customers_daily_schedule",
     }
@@ -65,6 +67,7 @@ def test_partitions_match_cadence(graph):
         "complaints_cleaned": "0 0 * * *",
         "complaints_quarantine": "0 0 * * *",
         "complaint_duplicates": "0 0 * * *",
+        "duplicate_review_queue": "0 0 * * *",
         "complaints_categorised": "0 0 * * *",
     }
     for name, cron in cadence.items():

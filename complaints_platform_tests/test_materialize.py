@@ -10,6 +10,7 @@ import pytest
 from complaints_platform.definitions import build_definitions
 from complaints_platform.lib import lake
 from complaints_platform.lib.settings import Settings
+from complaints_platform.lib.silver import CLEANED_LAYER
 from complaints_platform.lib.social_media import window_dir
 from complaints_platform.lib.web_forms import create_schema, upsert_forms
 from complaints_platform.runtime import run_assets
@@ -95,7 +96,7 @@ def test_sources_and_cleaned_layer_exact_rows_and_idempotent(small_day, monkeypa
                 (["customers"], ("2026-11-20", "2026-11-20")),
                 (["social_media_raw", "sms_raw", "web_forms_raw"], day_range),
                 (["call_center_raw"], ("2026-11-20-00:00", "2026-11-20-12:00")),
-                (["complaints_cleaned", "complaints_quarantine", "complaint_duplicates"], ("2026-11-20", "2026-11-20")),
+                (list(CLEANED_LAYER), ("2026-11-20", "2026-11-20")),
             ]:
                 result = run_assets(defs, instance, selection, partitions)
                 assert result.success, selection
@@ -160,7 +161,7 @@ def test_a_failed_blocking_check_writes_nothing(small_day, monkeypatch):
     defs = build_definitions(Settings.from_env())
     with dg.instance_for_test() as instance:
         assert run_assets(defs, instance, ["social_media_raw", "web_forms_raw"], ("2026-11-20-00:00", "2026-11-20-23:45")).success
-        result = run_assets(defs, instance, ["complaints_cleaned", "complaints_quarantine", "complaint_duplicates", "complaints_categorised"], ("2026-11-20", "2026-11-20"))
+        result = run_assets(defs, instance, [*CLEANED_LAYER, "complaints_categorised"], ("2026-11-20", "2026-11-20"))
         assert not result.success
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert checks["no_unmasked_pii"] is False

@@ -9,7 +9,9 @@ from complaints_platform.defs.partitions import daily, every_12_hours, every_15_
 from complaints_platform.lib.arrivals import Arrival, plan_runs
 from complaints_platform.lib.call_center import new_exports
 from complaints_platform.lib.lake import previous_window_start, window_start
+from complaints_platform.lib.review import decision_log
 from complaints_platform.lib.settings import Settings
+from complaints_platform.lib.silver import CLEANED_LAYER
 from complaints_platform.lib.social_media import new_landing_files
 
 # Files renamed into place can carry an mtime a little older than one already seen.
@@ -26,6 +28,11 @@ call_center_job = dg.define_asset_job(
     "call_center_ingest", selection=["call_center_raw"], partitions_def=every_12_hours
 )
 customers_job = dg.define_asset_job("customers_refresh", selection=["customers"], partitions_def=daily)
+cleaned_job = dg.define_asset_job(
+    "cleaned_layer_refresh",
+    selection=list(CLEANED_LAYER),
+    partitions_def=daily,
+)
 
 
 @dg.sensor(job=social_media_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -54,6 +61,23 @@ def call_center_drop_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
         )
     ]
     return _result(plan_runs(arrivals, cursor, MAX_RUNS_PER_TICK))
+
+
+@dg.sensor(job=cleaned_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def duplicate_review_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """Re-runs the cleaned layer for the day of each newly decided near-duplicate pair (`complaints
+    review accept|reject`), so the decision is honoured; automation carries it on to the marts. The
+    cursor is the number of decision-log lines already handled."""
+    handled = int(context.cursor or 0)
+    log = decision_log(Settings.from_env().data_dir, handled)
+    if not log.height:
+        return dg.SensorResult(run_requests=[], cursor=str(handled))
+    last = int(log.get_column("line").max())
+    days = sorted(set(log.get_column("received_date").to_list()))
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=day, run_key=f"review-decisions:{last}:{day}") for day in days],
+        cursor=str(last + 1),
+    )
 
 
 def _result(plan) -> dg.SensorResult:
@@ -96,6 +120,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     minimum_interval_seconds=60,
 )
 
-SENSORS = [social_media_landing_sensor, call_center_drop_sensor, automation_sensor]
+SENSORS = [social_media_landing_sensor, call_center_drop_sensor, duplicate_review_sensor, automation_sensor]
 SCHEDULES = [sms_and_web_forms_schedule, call_center_schedule, customers_daily_schedule]
-JOBS = [social_media_job, sms_and_web_forms_job, call_center_job, customers_job]
+JOBS = [social_media_job, sms_and_web_forms_job, call_center_job, customers_job, cleaned_job]

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
+from complaints_platform.lib.near_duplicates import Thresholds
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.settings import Settings
 
@@ -73,6 +74,24 @@ class CrmSnapshotResource(dg.ConfigurableResource):
     folder: str
 
 
+class CleaningResource(dg.ConfigurableResource):
+    """The cleaned layer's configurable rules: how near-duplicates are decided
+    (lib/near_duplicates.py), whose posts are never merged, and case statuses accepted beyond the
+    standard ones (a source that starts using a new status: add it, then replay its quarantine)."""
+
+    merge_at: float = 0.85
+    review_at: float = 0.65
+    brand_handles: list[str] = []
+    extra_statuses: list[str] = []
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(merge_at=self.merge_at, review_at=self.review_at)
+
+    def brand_contacts(self, masker: PiiMasker) -> frozenset[str]:
+        """The brand accounts' contact tokens (a handle's token is its contact token)."""
+        return frozenset(masker.token("HANDLE", handle) for handle in self.brand_handles)
+
+
 def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "lake": LakeResource(data_dir=str(settings.data_dir)),
@@ -87,4 +106,10 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             column_map_json=json.dumps(settings.call_center_column_map),
         ),
         "crm": CrmSnapshotResource(folder=str(settings.crm_snapshot_dir)),
+        "cleaning": CleaningResource(
+            merge_at=settings.duplicate_merge_at,
+            review_at=settings.duplicate_review_at,
+            brand_handles=list(settings.brand_handles),
+            extra_statuses=list(settings.extra_statuses),
+        ),
     }

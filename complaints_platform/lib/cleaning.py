@@ -8,8 +8,9 @@ exactly one of three outcomes, so that for every partition
 - quarantined: a record the platform cannot trust (unparseable, no text, unreadable or impossible
   time, unknown status), with the rule it broke and its payload masked;
 - duplicates: a second copy of the same source record (webhook retry, overlapping API page, a CSV
-  exported twice, a form row updated again: the latest version wins), or the same customer sending
-  the identical text on another channel (the earliest is kept);
+  exported twice, a form row updated again: the latest version wins), or the same complaint sent
+  again by the same customer, identical or reworded, on any channel (lib/near_duplicates.py: the
+  earliest is kept; pairs it is unsure of go to a review queue for a person);
 - cleaned: everything else, with PII masked and the customer resolved through masked tokens.
 """
 
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 
 from complaints_platform.lib.bronze import BRONZE_SCHEMA, CHANNEL_COLUMNS
+from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS, Thresholds, find_pairs, resolve
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.silver import (
     CLEANED_SCHEMA,
@@ -34,8 +36,6 @@ MAX_TEXT_CHARS = 20_000
 # A complaint cannot be made after it was received; allow for clocks that disagree a little.
 CLOCK_SKEW = timedelta(minutes=15)
 ALLOWED_STATUSES = ("new", "open", "in_progress", "callback", "escalated", "resolved", "closed")
-# A duplicate across channels must be this close in time to the one kept.
-CROSS_CHANNEL_WINDOW = timedelta(hours=48)
 # No complaint can be older than the platform's sources (and the fiscal calendar starts here).
 EARLIEST_EVENT = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
@@ -45,6 +45,7 @@ class CleanedDay:
     cleaned: pl.DataFrame
     quarantine: pl.DataFrame
     duplicates: pl.DataFrame
+    review: pl.DataFrame  # near-duplicate pairs awaiting a person (not part of the accounting)
     received: int
 
     def accounting(self) -> dict[str, int]:
@@ -89,7 +90,7 @@ def _union_channels(bronze: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def _quarantine_rule() -> pl.Expr:
+def _quarantine_rule(statuses: tuple[str, ...]) -> pl.Expr:
     """The first rule a record breaks, or null. Order matters: the most basic failure is named."""
     text = pl.col("text").str.strip_chars()
     return (
@@ -138,23 +139,14 @@ def _quarantine_rule() -> pl.Expr:
                 reason=pl.format("cannot read resolved time '{}'", pl.col("resolved_at_text")),
             )
         )
-        .when(pl.col("status_norm").is_not_null() & ~pl.col("status_norm").is_in(ALLOWED_STATUSES))
+        .when(pl.col("status_norm").is_not_null() & ~pl.col("status_norm").is_in(statuses))
         .then(
             pl.struct(
                 rule=pl.lit("unknown_status"),
-                reason=pl.format("status '{}' is not one of " + ", ".join(ALLOWED_STATUSES), pl.col("status")),
+                reason=pl.format("status '{}' is not one of " + ", ".join(statuses), pl.col("status")),
             )
         )
         .otherwise(None)
-    )
-
-
-def _normalised_text(column: str) -> pl.Expr:
-    return (
-        pl.col(column)
-        .str.to_lowercase()
-        .str.replace_all(r"[^\w<>:]+", " ")
-        .str.strip_chars()
     )
 
 
@@ -163,11 +155,18 @@ def clean_complaints(
     masker: PiiMasker,
     customers: pl.DataFrame | None = None,
     prior: pl.DataFrame | None = None,
+    decisions: pl.DataFrame | None = None,
+    thresholds: Thresholds = Thresholds(),
+    exclude_contacts: frozenset[str] = frozenset(),
+    extra_statuses: tuple[str, ...] = (),
 ) -> CleanedDay:
     """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc).
 
-    ``prior``: the cleaned complaints of the days before (CROSS_CHANNEL_WINDOW), against which a
-    copy received today is recognised; they are read, never changed.
+    ``prior``: the cleaned complaints of the days before (near_duplicates.WINDOW), against which a
+    copy received today is recognised; they are read, never changed. ``decisions``: people's
+    decisions on near-duplicate pairs. ``exclude_contacts``: contact tokens that are not customers
+    (the brand's own accounts), never merged. ``extra_statuses``: case statuses accepted beyond
+    ALLOWED_STATUSES.
     """
     unknown = set(bronze) - set(CHANNEL_COLUMNS)
     if unknown:
@@ -181,7 +180,7 @@ def clean_complaints(
         pl.struct("channel", "record_id")
         .map_elements(lambda r: complaint_id(r["channel"], r["record_id"] or ""), return_dtype=pl.String)
         .alias("complaint_id"),
-    ).with_columns(_quarantine_rule().alias("__rule"))
+    ).with_columns(_quarantine_rule(ALLOWED_STATUSES + tuple(extra_statuses)).alias("__rule"))
 
     bad = records.filter(pl.col("__rule").is_not_null())
     quarantine = bad.select(
@@ -217,45 +216,23 @@ def clean_complaints(
 
     good = _mask_and_resolve(good, masker, customers)
 
-    # The same customer sending the identical text on another channel: the first received is kept.
+    # The same complaint sent again by the same customer, on any channel, worded the same or not
+    # (lib/near_duplicates.py): merged into the earliest received, queued for a person when unsure.
     # Earlier days' complaints (``prior``) take part, so a copy arriving a day later is caught too.
-    good = good.with_columns(_normalised_text("text_masked").alias("__norm"), pl.lit(False).alias("__prior"))
-    candidates = good.select("complaint_id", "channel", "contact_token", "__norm", "received_at", "event_at", "__prior")
+    candidates = good.select(*COMPLAINT_COLUMNS).with_columns(pl.lit(True).alias("is_new"))
     if prior is not None and prior.height:
-        earlier = prior.select(
-            "complaint_id", "channel", "contact_token", _normalised_text("text_masked").alias("__norm"), "received_at", "event_at"
-        ).with_columns(pl.lit(True).alias("__prior"))
+        earlier = prior.select(*COMPLAINT_COLUMNS).with_columns(pl.lit(False).alias("is_new"))
         candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
-    first = (
-        candidates.filter(pl.col("contact_token").is_not_null())
-        .sort(["received_at", "complaint_id"])
-        .group_by(["contact_token", "__norm"], maintain_order=True)
-        .agg(
-            pl.col("complaint_id").first().alias("__keep"),
-            pl.col("event_at").first().alias("__keep_at"),
-            pl.col("channel").first().alias("__keep_channel"),
-        )
-    )
-    good = good.join(first, on=["contact_token", "__norm"], how="left")
-    # Only across channels: the same words twice on one channel (a brand's canned reply, a repost)
-    # are separate posts here; near-duplicate reposts are a later rule.
-    is_cross_dup = (
-        pl.col("__keep").is_not_null()
-        & (pl.col("__keep") != pl.col("complaint_id"))
-        & (pl.col("__keep_channel") != pl.col("channel"))
-        & ((pl.col("event_at") - pl.col("__keep_at")).abs() <= CROSS_CHANNEL_WINDOW)
-    )
-    duplicates_cross = good.filter(is_cross_dup).with_columns(
-        pl.col("__keep").alias("duplicate_of"), pl.lit("same_contact_same_text").alias("rule")
-    )
-    good = good.filter(~is_cross_dup)
-    # Older copies of a record that turned out to be a cross-channel duplicate belong to the one kept.
-    kept_instead = duplicates_cross.select(
-        pl.col("complaint_id").alias("duplicate_of"), pl.col("__keep").alias("__kept")
+    resolution = resolve(find_pairs(candidates, exclude_contacts), decisions, thresholds)
+    duplicates_near = good.join(resolution.links, on="complaint_id", how="inner")
+    good = good.join(resolution.links, on="complaint_id", how="anti")
+    # Older copies of a record that turned out to be a duplicate belong to the one finally kept.
+    kept_instead = resolution.links.select(
+        pl.col("complaint_id").alias("duplicate_of"), pl.col("duplicate_of").alias("__kept")
     )
     duplicates_same = duplicates_same.join(
         kept_instead, on="duplicate_of", how="left", maintain_order="left"
-    ).with_columns(pl.coalesce("__kept", "duplicate_of").alias("duplicate_of"))
+    ).with_columns(pl.coalesce("__kept", "duplicate_of").alias("duplicate_of"), pl.lit(1.0).alias("similarity"))
 
     duplicates = pl.concat(
         [
@@ -267,8 +244,9 @@ def clean_complaints(
                 "source_location",
                 pl.col("received_at").dt.date().alias("received_date"),
                 "rule",
+                "similarity",
             ).cast(DUPLICATES_SCHEMA)
-            for frame in (duplicates_same, duplicates_cross)
+            for frame in (duplicates_same, duplicates_near)
         ]
     )
     merged = duplicates.group_by("duplicate_of").agg(pl.len().cast(pl.Int32).alias("__merged"))
@@ -285,7 +263,9 @@ def clean_complaints(
         .cast(CLEANED_SCHEMA)
         .sort(["event_at", "complaint_id"])
     )
-    return CleanedDay(cleaned=cleaned, quarantine=quarantine, duplicates=duplicates, received=received)
+    return CleanedDay(
+        cleaned=cleaned, quarantine=quarantine, duplicates=duplicates, review=resolution.review, received=received
+    )
 
 
 def _mask_and_resolve(

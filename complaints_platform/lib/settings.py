@@ -38,6 +38,11 @@ def _lookup(name: str, file_values: dict[str, str], default: str | None = None) 
     return os.environ.get(name) or file_values.get(name) or default
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    """A comma-separated setting."""
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
 class MissingSetting(RuntimeError):
     """A setting the platform needs was not given."""
 
@@ -57,6 +62,12 @@ class Settings:
     crm_dir: Path | None = None
     default_phone_region: str = "GB"
     fiscal_year_start_month: int = 4
+    # The brand's own social accounts: their replies repeat by design and are never merged.
+    brand_handles: tuple[str, ...] = ()
+    duplicate_merge_at: float = 0.85
+    duplicate_review_at: float = 0.65
+    # Case statuses accepted beyond the standard ones (lib/cleaning.py ALLOWED_STATUSES).
+    extra_statuses: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -93,6 +104,12 @@ class Settings:
             fiscal_year_start_month=int(
                 _lookup("COMPLAINTS_FISCAL_YEAR_START_MONTH", file_values, str(cls.fiscal_year_start_month))
             ),
+            brand_handles=_list(_lookup("COMPLAINTS_BRAND_HANDLES", file_values)),
+            extra_statuses=_list(_lookup("COMPLAINTS_EXTRA_STATUSES", file_values)),
+            duplicate_merge_at=float(_lookup("COMPLAINTS_DUPLICATE_MERGE_AT", file_values, str(cls.duplicate_merge_at))),
+            duplicate_review_at=float(
+                _lookup("COMPLAINTS_DUPLICATE_REVIEW_AT", file_values, str(cls.duplicate_review_at))
+            ),
         )
 
     def __post_init__(self) -> None:
@@ -102,6 +119,10 @@ class Settings:
             raise MissingSetting(
                 f"COMPLAINTS_CALL_CENTER_TZ={self.call_center_timezone!r} is not a time zone (e.g. Europe/London)"
             ) from error
+        if not 0 < self.duplicate_review_at <= self.duplicate_merge_at <= 1:
+            raise MissingSetting(
+                "COMPLAINTS_DUPLICATE_REVIEW_AT and COMPLAINTS_DUPLICATE_MERGE_AT must satisfy 0 < review <= merge <= 1"
+            )
         if not 1 <= self.fiscal_year_start_month <= 12:
             raise MissingSetting("COMPLAINTS_FISCAL_YEAR_START_MONTH must be a month number, 1 to 12")
 

@@ -22,6 +22,10 @@ CATEGORIES = (
 
 CHANNEL_NAMES = ("social_media", "sms", "call_center", "web_forms")
 
+# The cleaned layer's assets: one multi-asset writes all four, so they are always selected together.
+REVIEW_QUEUE_ASSET = "duplicate_review_queue"
+CLEANED_LAYER = ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates", REVIEW_QUEUE_ASSET)
+
 CLEANED_SCHEMA: dict[str, pl.DataType] = {
     "complaint_id": pl.String(),  # deterministic: hash of channel + source record id
     "channel": pl.String(),  # one of CHANNEL_NAMES
@@ -67,5 +71,7 @@ DUPLICATES_SCHEMA: dict[str, pl.DataType] = {
     "source_record_id": pl.String(),
     "source_location": pl.String(),
     "received_date": pl.Date(),
-    "rule": pl.String(),  # same_source_record | same_contact_same_text
+    # same_source_record | same_contact_same_text | near_duplicate | reviewed_duplicate
+    "rule": pl.String(),
+    "similarity": pl.Float64(),  # text similarity to the complaint kept, 0-1 (1 for a copy of the record)
 }

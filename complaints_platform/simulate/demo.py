@@ -28,6 +28,7 @@ from standardwebhooks.webhooks import Webhook
 from complaints_platform import runtime
 from complaints_platform.runtime import run_assets
 from complaints_platform.lib import lake
+from complaints_platform.lib.silver import CLEANED_LAYER
 from complaints_platform.lib.web_forms import create_schema, upsert_forms
 from complaints_platform.simulate.generator import DemoDay, generate_day
 from complaints_platform.simulate.servers import cli_server, free_port, port_is_free
@@ -139,13 +140,9 @@ def materialize_everything(
     _run(report, defs, instance, f"call centre {day:%Y-%m-%d}-00:00..12:00", ["call_center_raw"],
          (f"{day:%Y-%m-%d}-00:00", f"{day:%Y-%m-%d}-12:00"))
     _run(report, defs, instance, f"cleaned and categorised {days[0]}..{days[1]}",
-         ["complaints_cleaned", "complaints_quarantine", "complaint_duplicates", "complaints_categorised"], days)
-    dbt_keys = [
-        k.to_user_string()
-        for k in defs.resolve_asset_graph().get_all_asset_keys()
-        if k.path[0].startswith(("stg_", "dim_", "fct_", "mart_"))
-    ]
-    _run(report, defs, instance, "dbt build (warehouse, star schema, marts) + analysts' copy", dbt_keys + ["analytics_duckdb"])
+         [*CLEANED_LAYER, "complaints_categorised"], days)
+    _run(report, defs, instance, "dbt build (warehouse, star schema, marts) + analysts' copy",
+         [*runtime.warehouse_keys(defs), "analytics_duckdb"])
 
 
 def _quarter(ts: datetime) -> str:
@@ -165,7 +162,7 @@ def summary(data_dir: Path, report: DemoReport) -> str:
     lines += ["", "Rows per layer:"]
     for asset in ("social_media_raw", "sms_raw", "call_center_raw", "web_forms_raw"):
         lines.append(f"  bronze/{asset:28} {count(f'bronze/{asset}/*/*.parquet'):>7}")
-    for asset in ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates", "complaints_categorised"):
+    for asset in (*CLEANED_LAYER, "complaints_categorised"):
         lines.append(f"  silver/{asset:28} {count(f'silver/{asset}/*/*.parquet'):>7}")
     analytics = data_dir / "analytics.duckdb"
     with duckdb.connect(str(analytics), read_only=True) as adb:

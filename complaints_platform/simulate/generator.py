@@ -339,9 +339,21 @@ def _pii_phrase(rng: random.Random, customer: dict) -> str:
     ])
 
 
-def complaint_text(rng: random.Random, channel: str, category: str, customer: dict | None) -> tuple[str, bool]:
+def gist_template(rng: random.Random, category: str, other_than: str | None = None) -> str:
+    """One of the category's complaint templates (another than ``other_than``, when given)."""
+    return _pick(rng, [t for t in _GISTS[category] if t != other_than])
+
+
+def complaint_gist(rng: random.Random, category: str, template: str | None = None) -> str:
+    """What a complaint is about, before a channel's register wraps it."""
+    return (template or gist_template(rng, category)).format_map(_gist_slots(rng))
+
+
+def complaint_text(
+    rng: random.Random, channel: str, category: str, customer: dict | None, gist: str | None = None
+) -> tuple[str, bool]:
     """A complaint (or other message) in the channel's register; also whether it carries PII."""
-    gist = _pick(rng, _GISTS[category]).format_map(_gist_slots(rng))
+    gist = gist or complaint_gist(rng, category)
     pii = customer is not None and rng.random() < 0.12
     extra = _pii_phrase(rng, customer) if pii else ""
     if channel == "social_media":

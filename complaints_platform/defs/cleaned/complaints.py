@@ -7,10 +7,11 @@ import dagster as dg
 import polars as pl
 
 from complaints_platform.defs.partitions import daily
-from complaints_platform.defs.resources import LakeResource, PiiResource
+from complaints_platform.defs.resources import CleaningResource, LakeResource, PiiResource
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
-from complaints_platform.lib.cleaning import CROSS_CHANNEL_WINDOW, CleanedDay, clean_complaints
+from complaints_platform.lib.cleaning import CleanedDay, clean_complaints
+from complaints_platform.lib.near_duplicates import WINDOW
 from complaints_platform.lib.quality import (
     CLEANED_CONTRACT,
     VOLUME_HISTORY_DAYS,
@@ -20,7 +21,8 @@ from complaints_platform.lib.quality import (
     volume_anomalies,
 )
 from complaints_platform.lib.reference import CUSTOMERS_SCHEMA
-from complaints_platform.lib.silver import CLEANED_SCHEMA
+from complaints_platform.lib.review import current_decisions
+from complaints_platform.lib.silver import CLEANED_SCHEMA, REVIEW_QUEUE_ASSET
 
 # Bronze asset of each channel (the cleaned layer reads their files for the day).
 BRONZE_ASSETS = {
@@ -67,8 +69,22 @@ VOLUME_CHECK = "channel_volume_normal"
             "complaint_duplicates",
             description=(
                 "Source records removed as duplicates, each linked to the complaint kept "
-                "(duplicate_of) and the rule that matched: the same source record delivered again, "
-                "or the same customer sending the identical text on another channel."
+                "(duplicate_of) with the rule that matched and the text similarity: the same source "
+                "record delivered again, or the same complaint sent again by the same customer, "
+                "identical or reworded, on any channel (merged above the merge threshold or when a "
+                "person accepted the pair)."
+            ),
+            deps=[dg.AssetDep(asset, partition_mapping=dg.TimeWindowPartitionMapping()) for asset in BRONZE_ASSETS.values()],
+            kinds={"python", "parquet"},
+        ),
+        dg.AssetSpec(
+            REVIEW_QUEUE_ASSET,
+            description=(
+                "Pairs of complaints by one customer that may be the same complaint, with a "
+                "similarity in the grey band: kept apart until a person decides with "
+                "`complaints review accept|reject PAIR_ID`; the decision is honoured when the day "
+                "is next materialized (the review sensor starts that run). Daily, by the receipt day "
+                "of the later complaint."
             ),
             deps=[dg.AssetDep(asset, partition_mapping=dg.TimeWindowPartitionMapping()) for asset in BRONZE_ASSETS.values()],
             kinds={"python", "parquet"},
@@ -108,8 +124,12 @@ VOLUME_CHECK = "channel_volume_normal"
     group_name="silver",
     can_subset=False,
 )
-def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pii: PiiResource):
+def complaints_cleaned(
+    context: dg.AssetExecutionContext, lake: LakeResource, pii: PiiResource, cleaning: CleaningResource
+):
     masker = pii.masker()
+    decisions = current_decisions(lake.root)
+    brand = cleaning.brand_contacts(masker)
     window = context.partition_time_window
     results: dict[str, CleanedDay] = {}
     for day in lakelib.days_between(window.start, window.end):
@@ -121,9 +141,13 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
         }
         customers_file = lakelib.customers_path(lake.root, day)
         customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
-        results[day] = clean_complaints(bronze, masker, customers, _prior_days(lake.root, day, results))
-    cleaned_all, quarantine_all, duplicates_all = (
-        pl.concat([getattr(r, part) for r in results.values()]) for part in ("cleaned", "quarantine", "duplicates")
+        results[day] = clean_complaints(
+            bronze, masker, customers, _prior_days(lake.root, day, results), decisions, cleaning.thresholds(), brand,
+            extra_statuses=tuple(cleaning.extra_statuses),
+        )
+    cleaned_all, quarantine_all, duplicates_all, review_all = (
+        pl.concat([getattr(r, part) for r in results.values()])
+        for part in ("cleaned", "quarantine", "duplicates", "review")
     )
     accounting = {day: r.accounting() for day, r in results.items()}
     unbalanced = [day for day, r in results.items() if not r.balanced]
@@ -161,6 +185,7 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
             ("complaints_cleaned", result.cleaned),
             ("complaints_quarantine", result.quarantine),
             ("complaint_duplicates", result.duplicates),
+            (REVIEW_QUEUE_ASSET, result.review),
         ):
             lakelib.write_parquet_atomic(frame, lakelib.silver_partition_path(lake.root, asset, day))
     totals = {k: sum(a[k] for a in accounting.values()) for k in ("received", "cleaned", "quarantined", "duplicates")}
@@ -183,6 +208,16 @@ def complaints_cleaned(context: dg.AssetExecutionContext, lake: LakeResource, pi
     yield dg.MaterializeResult(
         asset_key="complaint_duplicates",
         metadata={"dagster/row_count": duplicates_all.height, "by_rule": _counts(duplicates_all, "rule")},
+    )
+    yield dg.MaterializeResult(
+        asset_key=REVIEW_QUEUE_ASSET,
+        metadata={
+            "dagster/row_count": review_all.height,
+            "decisions_applied": decisions.height,
+            "preview": dg.MetadataValue.md(
+                _preview(review_all.select("pair_id", "similarity", "text_masked", "candidate_text_masked"))
+            ),
+        },
     )
     yield from checks
     yield volume
@@ -234,11 +269,11 @@ def _received_by_channel(day: str, *frames: pl.DataFrame) -> pl.DataFrame:
 
 
 def _prior_days(root, day: str, in_this_run: dict[str, CleanedDay]) -> pl.DataFrame:
-    """Cleaned complaints of the days before ``day`` within CROSS_CHANNEL_WINDOW (for copies that
+    """Cleaned complaints of the days before ``day`` within near_duplicates.WINDOW (for copies that
     arrive a day late): from this run where it cleaned them, else from disk."""
     start = date.fromisoformat(day)
     frames = []
-    for n in range(1, CROSS_CHANNEL_WINDOW.days + 1):
+    for n in range(1, WINDOW.days + 1):
         earlier = (start - timedelta(days=n)).isoformat()
         if earlier in in_this_run:
             frames.append(in_this_run[earlier].cleaned)

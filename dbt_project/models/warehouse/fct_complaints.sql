@@ -24,6 +24,13 @@ latest_version as (
 
 customers as (
     select customer_key from {{ ref('dim_customer') }}
+),
+
+-- Source records behind each complaint, over every day (a copy may arrive days after the original).
+sources as (
+    select complaint_id, count(*) as source_records
+    from {{ ref('fct_complaint_sources') }}
+    group by complaint_id
 )
 
 select
@@ -44,10 +51,12 @@ select
     (epoch(latest_version.resolved_at) - epoch(latest_version.event_at)) / 3600.0 as hours_to_resolution,
     latest_version.wait_seconds,
     latest_version.handle_seconds,
-    latest_version.duplicate_count,
+    cast(coalesce(sources.source_records, 1) as integer) as duplicate_count,
     first_receipt.received_date > latest_version.event_date as is_late
 from latest_version
 inner join first_receipt
     on first_receipt.complaint_id = latest_version.complaint_id
 left join customers
     on customers.customer_key = latest_version.customer_key
+left join sources
+    on sources.complaint_id = latest_version.complaint_id
