@@ -85,7 +85,7 @@ def test_review_decision_and_quarantine_replay(data_dir, monkeypatch, capsys):
     assert "1 record(s) left the quarantine; 0 still there" in capsys.readouterr().out
     assert main(["quarantine", "replay", "--day", DAY, "--rule", "unknown_status"]) == 0
     assert "No quarantined records match" in capsys.readouterr().out
-    _run_day(defs, instance)  # and the day run again by anyone: still once
+    _run_day(build_definitions(Settings.from_env()), instance)  # the day run again (settings reloaded): still once
     cleaned = _silver(data_dir, "complaints_cleaned")
     assert cleaned.filter(pl.col("source_record_id") == "3").select("status").to_series().to_list() == ["awaiting_customer"]
     assert _silver(data_dir, "complaints_quarantine").height == 0
