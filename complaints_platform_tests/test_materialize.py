@@ -106,7 +106,8 @@ def test_sources_and_cleaned_layer_exact_rows_and_idempotent(small_day, monkeypa
         first = {p: _content(p) for p in sorted(data_dir.glob("silver/*/*/*.parquet")) + sorted(data_dir.glob("bronze/*/*/*.parquet"))}
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert checks == {"cleaned_contract": True, "records_accounted_for": True, "no_unmasked_pii": True,
-                          "channel_volume_normal": True}  # one day of history: not judged
+                          "channel_volume_normal": True,  # one day of history: not judged
+                          "customers_known": True}
 
         run_all()  # the same partitions again: replaced, never appended
         second = {p: _content(p) for p in sorted(data_dir.glob("silver/*/*/*.parquet")) + sorted(data_dir.glob("bronze/*/*/*.parquet"))}

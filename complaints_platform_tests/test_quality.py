@@ -172,3 +172,41 @@ def test_volume_check_does_not_judge_without_enough_history():
 
     counts = _history({"sms": [250, 255, 0]})
     assert volume_anomalies(counts, "2026-11-03")["anomalous"].to_list() == [False]
+
+
+def test_cleaned_contract_rejects_times_out_of_range_and_events_after_receipt():
+    from datetime import datetime, timedelta, timezone
+
+    from complaints_platform.lib.quality import cleaned_contract
+
+    now = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
+    good = {c: None for c in CLEANED_SCHEMA} | {
+        "complaint_id": "a", "channel": "sms", "source_record_id": "1", "source_location": "x",
+        "event_at": now - timedelta(hours=1), "received_at": now, "event_date": now.date(),
+        "received_date": now.date(), "text_masked": "hi", "duplicate_count": 1,
+    }
+    rows = [
+        good,
+        good | {"complaint_id": "future", "received_at": now + timedelta(hours=1)},  # beyond the clock skew
+        good | {"complaint_id": "ancient", "event_at": datetime(2019, 12, 31, tzinfo=timezone.utc)},
+        good | {"complaint_id": "after", "event_at": now - timedelta(minutes=5), "received_at": now - timedelta(hours=1)},
+        good | {"complaint_id": "skew", "received_at": now + timedelta(minutes=10)},  # within the skew: fine
+    ]
+    result = validate(cleaned_contract(now), pl.DataFrame(rows, schema=CLEANED_SCHEMA))
+    assert not result.passed
+    by_check = result.metadata()["failures_by_check"]
+    assert by_check["received_at: less_than_or_equal_to(2026-11-21 12:15:00+00:00)"] == 1
+    assert by_check["event_at: greater_than_or_equal_to(2020-01-01 00:00:00+00:00)"] == 1
+    assert any("event_at <= received_at" in name and n == 1 for name, n in by_check.items())
+    assert result.failure_count == 3
+    assert validate(cleaned_contract(now), pl.DataFrame([good, rows[-1]], schema=CLEANED_SCHEMA)).passed
+
+
+def test_customer_reference_contract_flags_keys_the_crm_does_not_list():
+    from complaints_platform.lib.quality import customer_reference_contract
+
+    frame = pl.DataFrame({"customer_key": ["<ACCOUNT:aaaaaaaaaa>", None, "<ACCOUNT:bbbbbbbbbb>"]})
+    result = validate(customer_reference_contract(["<ACCOUNT:aaaaaaaaaa>"]), frame)
+    assert not result.passed and result.failure_count == 1
+    assert result.failures["failure_case"].to_list() == ["<ACCOUNT:bbbbbbbbbb>"]
+    assert validate(customer_reference_contract(["<ACCOUNT:aaaaaaaaaa>", "<ACCOUNT:bbbbbbbbbb>"]), frame).passed

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
@@ -27,17 +26,15 @@ from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS, Threshold
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.silver import (
     CLEANED_SCHEMA,
+    CLOCK_SKEW,
+    EARLIEST_EVENT,
     DUPLICATES_SCHEMA,
     QUARANTINE_SCHEMA,
 )
 from complaints_platform.lib.timestamps import to_utc
 
 MAX_TEXT_CHARS = 20_000
-# A complaint cannot be made after it was received; allow for clocks that disagree a little.
-CLOCK_SKEW = timedelta(minutes=15)
 ALLOWED_STATUSES = ("new", "open", "in_progress", "callback", "escalated", "resolved", "closed")
-# No complaint can be older than the platform's sources (and the fiscal calendar starts here).
-EARLIEST_EVENT = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass

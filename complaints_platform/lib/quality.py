@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pandera.polars as pa
 import polars as pl
 
 from complaints_platform.lib.pii import find_unmasked_pii
-from complaints_platform.lib.silver import CATEGORIES, CHANNEL_NAMES
+from complaints_platform.lib.silver import CATEGORIES, CHANNEL_NAMES, CLOCK_SKEW, EARLIEST_EVENT
 
 _UTC = pl.Datetime("us", "UTC")
 
@@ -43,6 +45,38 @@ CLEANED_CONTRACT = pa.DataFrameSchema(
     name="complaints_cleaned",
     strict=False,
 )
+
+def _event_not_after_receipt(data) -> pl.LazyFrame:
+    return data.lazyframe.select(pl.col("event_at") <= pl.col("received_at") + CLOCK_SKEW)
+
+
+def cleaned_contract(now: datetime | None = None) -> pa.DataFrameSchema:
+    """CLEANED_CONTRACT with the checks that depend on when it runs: no time before the sources
+    began or after ``now`` (plus clock skew), and no complaint made after it was received."""
+    latest = (now or datetime.now(timezone.utc)) + CLOCK_SKEW
+    in_range = [pa.Check.ge(EARLIEST_EVENT), pa.Check.le(latest)]
+    columns = {
+        "event_at": pa.Column(_UTC, in_range, nullable=False),
+        "received_at": pa.Column(_UTC, in_range, nullable=False),
+    }
+    return pa.DataFrameSchema(
+        {**CLEANED_CONTRACT.columns, **columns},
+        checks=[pa.Check(_event_not_after_receipt, name="event_at <= received_at + clock skew")],
+        name=CLEANED_CONTRACT.name,
+        strict=False,
+    )
+
+
+def customer_reference_contract(customer_keys: Iterable[str]) -> pa.DataFrameSchema:
+    """Referential integrity: every customer_key given is in the customer dimension (the CRM
+    snapshot). A key that is not is an account the CRM does not list (yet, or mistyped): such a
+    complaint counts under the 'unknown' customer in the warehouse until the CRM lists it."""
+    return pa.DataFrameSchema(
+        {"customer_key": pa.Column(pl.String, pa.Check.isin(sorted(set(customer_keys))), nullable=True)},
+        name="customer_reference",
+        strict=False,
+    )
+
 
 CATEGORISED_CONTRACT = CLEANED_CONTRACT.add_columns(
     {

@@ -8,6 +8,8 @@ identifiers are keyed tokens (``lib/pii.py``).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import polars as pl
 
 from complaints_platform.lib.bronze import UTC_DATETIME
@@ -21,6 +23,11 @@ CATEGORIES = (
 )
 
 CHANNEL_NAMES = ("social_media", "sms", "call_center", "web_forms")
+
+# No complaint can be older than the platform's sources (and the fiscal calendar starts here).
+EARLIEST_EVENT = datetime(2020, 1, 1, tzinfo=timezone.utc)
+# Clocks disagree a little: a time this far past another (or past now) is still believable.
+CLOCK_SKEW = timedelta(minutes=15)
 
 # The cleaned layer's assets: one multi-asset writes all four, so they are always selected together.
 REVIEW_QUEUE_ASSET = "duplicate_review_queue"

@@ -13,9 +13,10 @@ from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.cleaning import CleanedDay, clean_complaints
 from complaints_platform.lib.near_duplicates import WINDOW
 from complaints_platform.lib.quality import (
-    CLEANED_CONTRACT,
     VOLUME_HISTORY_DAYS,
     VOLUME_MIN_HISTORY,
+    cleaned_contract,
+    customer_reference_contract,
     unmasked_pii_rows,
     validate,
     volume_anomalies,
@@ -36,6 +37,7 @@ CONTRACT_CHECK = "cleaned_contract"
 ACCOUNTING_CHECK = "records_accounted_for"
 PII_CHECK = "no_unmasked_pii"
 VOLUME_CHECK = "channel_volume_normal"
+CUSTOMERS_CHECK = "customers_known"
 
 
 @dg.multi_asset(
@@ -95,7 +97,21 @@ VOLUME_CHECK = "channel_volume_normal"
             CONTRACT_CHECK,
             asset="complaints_cleaned",
             blocking=True,
-            description="Pandera contract: unique complaint_id, known channels, UTC times, non-empty masked text.",
+            description=(
+                "Pandera contract: unique complaint_id, known channels, UTC times between the sources' "
+                "start and now (plus clock skew), no complaint made after it was received, non-empty "
+                "masked text, non-negative durations."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            CUSTOMERS_CHECK,
+            asset="complaints_cleaned",
+            blocking=False,
+            description=(
+                "Referential integrity (Pandera): every customer_key is in the day's CRM snapshot. A key "
+                "that is not (an account the CRM does not list yet, or mistyped) counts under the "
+                "'unknown' customer in the warehouse. Warns only: the CRM can lag a day."
+            ),
         ),
         dg.AssetCheckSpec(
             ACCOUNTING_CHECK,
@@ -132,6 +148,7 @@ def complaints_cleaned(
     brand = cleaning.brand_contacts(masker)
     window = context.partition_time_window
     results: dict[str, CleanedDay] = {}
+    customer_keys: set[str] = set()
     for day in lakelib.days_between(window.start, window.end):
         bronze = {
             channel: lakelib.read_parquet_files(
@@ -141,6 +158,7 @@ def complaints_cleaned(
         }
         customers_file = lakelib.customers_path(lake.root, day)
         customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
+        customer_keys.update(customers.get_column("customer_key").drop_nulls().to_list())
         results[day] = clean_complaints(
             bronze, masker, customers, _prior_days(lake.root, day, results), decisions, cleaning.thresholds(), brand,
             extra_statuses=tuple(cleaning.extra_statuses),
@@ -151,7 +169,8 @@ def complaints_cleaned(
     )
     accounting = {day: r.accounting() for day, r in results.items()}
     unbalanced = [day for day, r in results.items() if not r.balanced]
-    contract = validate(CLEANED_CONTRACT, cleaned_all)
+    contract = validate(cleaned_contract(), cleaned_all)
+    references = validate(customer_reference_contract(customer_keys), cleaned_all)
     leaks = pl.concat(
         [unmasked_pii_rows(cleaned_all, ["text_masked"]), unmasked_pii_rows(quarantine_all, ["raw_masked"])]
     )
@@ -221,6 +240,13 @@ def complaints_cleaned(
     )
     yield from checks
     yield volume
+    yield dg.AssetCheckResult(
+        asset_key="complaints_cleaned",
+        check_name=CUSTOMERS_CHECK,
+        passed=references.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={**references.metadata(), "customers_in_snapshot": len(customer_keys)},
+    )
 
 
 def _volume_check(root, results: dict[str, CleanedDay]) -> dg.AssetCheckResult:
