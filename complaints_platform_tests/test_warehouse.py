@@ -87,3 +87,35 @@ def test_platform_env_file_fills_what_the_environment_does_not(tmp_path, monkeyp
     assert settings.pii_key == "from-file"
     with pytest.raises(MissingSetting, match="COMPLAINTS_WEBHOOK_SECRET"):
         settings.require("webhook_secret")
+
+
+def test_raw_pii_anywhere_in_the_copy_blocks_publication(tmp_path):
+    """A leak in any text column of any table or view (here a view over a Parquet file, as the
+    staging views read silver) fails the publish; the analysts' previous copy stays as it was."""
+    from complaints_platform.lib.warehouse import UnmaskedPiiError, unmasked_pii_in
+
+    warehouse, analytics = tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb"
+    _warehouse(warehouse, 3)
+    publish_analytics_copy(warehouse, analytics)
+    silver = tmp_path / "silver.parquet"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "copy (select * from (values ('call me on <PHONE:abcdefghij>'), ('order #55512 arrived late, 2 days ago'), "
+            "('refund to GB82 WEST 1234 5698 7654 32 please'), ('write to jane.doe@example.com')) t(text_masked)) "
+            f"to '{silver}' (format parquet)"
+        )
+        con.execute(f"create view stg_texts as select * from read_parquet('{silver}')")
+        con.execute("create table mart_notes as select 'ring 07700 900123 after 6' as note, 5 as n")
+        findings = unmasked_pii_in(con)
+    assert set(findings) == {"main.stg_texts.text_masked", "main.mart_notes.note"}
+    assert {"IBAN", "EMAIL"} <= set(findings["main.stg_texts.text_masked"])
+    assert findings["main.mart_notes.note"] == {"PHONE": 1}
+    with pytest.raises(UnmaskedPiiError, match="not published"):
+        publish_analytics_copy(warehouse, analytics)
+    assert _count_in_new_process(analytics) == 3  # the previous copy, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb", "silver.parquet", "warehouse.duckdb"]
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop view stg_texts")
+        con.execute("create or replace table mart_notes as select 'ring <PHONE:abcdefghij> after 6' as note")
+    publish_analytics_copy(warehouse, analytics)  # clean again: published

@@ -10,9 +10,10 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from complaints_platform.defs.marts.project import dbt_project
 from complaints_platform.defs.resources import LakeResource
-from complaints_platform.lib.warehouse import publish_analytics_copy, table_row_counts
+from complaints_platform.lib.warehouse import UnmaskedPiiError, publish_analytics_copy, table_row_counts
 
 WAREHOUSE_POOL = "duckdb_warehouse"
+PUBLISHED_PII_CHECK = "no_unmasked_pii_published"
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -56,13 +57,32 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lak
         "marts build (copied to a temporary file, checkpointed, renamed). Analysts open it "
         "read-only and never hold a lock the pipeline needs; the pipeline never waits on them."
     ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            PUBLISHED_PII_CHECK,
+            asset="analytics_duckdb",
+            blocking=True,
+            description=(
+                "Every text column of every table and view in the copy (the warehouse, and through "
+                "its views the silver files) holds no unmasked e-mail, phone, card or IBAN. Scanned "
+                "before the copy replaces the old one: a finding fails the run and nothing is published."
+            ),
+        )
+    ],
 )
-def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    target, tables = publish_analytics_copy(lake.root / "warehouse.duckdb", lake.root / "analytics.duckdb")
+def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
+    try:
+        target, tables = publish_analytics_copy(lake.root / "warehouse.duckdb", lake.root / "analytics.duckdb")
+    except UnmaskedPiiError as error:
+        yield dg.AssetCheckResult(
+            check_name=PUBLISHED_PII_CHECK, passed=False, metadata={"findings": error.findings}
+        )
+        raise dg.Failure(str(error), metadata={"findings": error.findings}) from error
     context.log.info(f"published {target} with {len(tables)} tables/views")
     with duckdb.connect(str(target), read_only=True) as con:
         complaints = con.execute("select count(*) from fct_complaints").fetchone()[0]
-    return dg.MaterializeResult(
+    yield dg.AssetCheckResult(check_name=PUBLISHED_PII_CHECK, passed=True, metadata={"findings": {}})
+    yield dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(target)),
             "tables": ", ".join(tables),
