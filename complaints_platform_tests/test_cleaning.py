@@ -516,3 +516,10 @@ def test_impossible_times_and_missing_ids_are_quarantined(masker, fields, rule):
     day = _clean(masker, sms=[{**_record("x"), **fields}, _record("ok")])
     assert day.quarantine["rule"].to_list() == [rule]
     assert day.cleaned["source_record_id"].to_list() == ["ok"]
+
+
+def test_a_quarantine_reason_quoting_what_it_could_not_read_is_masked(masker):
+    day = _clean(masker, sms=[_record("q9", event_time_text="ring me 07700 900123")])
+    row = day.quarantine.row(0, named=True)
+    assert row["rule"] == "unparseable_timestamp"
+    assert "07700" not in row["reason"] and masker.token("PHONE", "+447700900123") in row["reason"]

@@ -11,7 +11,7 @@ import pytest
 
 from complaints_platform.lib.bronze import to_bronze
 from complaints_platform.lib.cleaning import clean_complaints, complaint_id
-from complaints_platform.lib.near_duplicates import MAX_EARLIER, Thresholds, find_pairs, resolve
+from complaints_platform.lib.near_duplicates import MAX_EARLIER, MERGE_AT, REVIEW_AT, Thresholds, find_pairs, resolve
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.review import ReviewError, current_decisions, record_decision
 from complaints_platform.lib import lake
@@ -34,8 +34,38 @@ def _record(record_id: str, text: str, minutes: int, **fields) -> dict:
     }
 
 
+def _others() -> dict[str, list[dict]]:
+    """A day's other complaints, by other customers: the background a real day has (the similarity
+    weighs n-grams by how common they are in the batch)."""
+    records = planted_set(customers=40, seed=1, duplicate_share=0).records
+    others: dict[str, list[dict]] = {}
+    for n, row in enumerate(records.iter_rows(named=True)):
+        others.setdefault(row["channel"], []).append(
+            _record(f"o{n}", row["text_masked"], n, account_number=f"AC{70000000 + n}")
+        )
+    return others
+
+
+OTHERS = _others()
+
+
 def _day(masker, decisions=None, **channels):
-    return clean_complaints({c: to_bronze(c, rows) for c, rows in channels.items()}, masker, decisions=decisions)
+    rows = {c: OTHERS.get(c, []) + channels.get(c, []) for c in set(OTHERS) | set(channels)}
+    day = clean_complaints({c: to_bronze(c, r) for c, r in rows.items()}, masker, decisions=decisions)
+    # Only the records under test: the background stays apart (it is asserted here).
+    assert day.cleaned.filter(pl.col("source_record_id").str.starts_with("o")).height == sum(map(len, OTHERS.values()))
+    return CleanedDayView(day)
+
+
+class CleanedDayView:
+    """The day without its background records."""
+
+    def __init__(self, day):
+        self.balanced = day.balanced
+        mine = ~pl.col("source_record_id").str.starts_with("o")
+        self.cleaned = day.cleaned.filter(mine)
+        self.duplicates = day.duplicates.filter(mine)
+        self.review = day.review
 
 
 def test_a_reworded_copy_on_another_channel_is_merged_with_its_score(masker):
@@ -47,7 +77,7 @@ def test_a_reworded_copy_on_another_channel_is_merged_with_its_score(masker):
     assert day.balanced and day.cleaned["source_record_id"].to_list() == ["t1"]
     dup = day.duplicates.row(0, named=True)
     assert (dup["source_record_id"], dup["rule"], dup["duplicate_of"]) == ("f1", "near_duplicate", complaint_id("social_media", "t1"))
-    assert 0.85 <= dup["similarity"] < 1.0
+    assert MERGE_AT <= dup["similarity"] < 1.0
     assert day.cleaned["duplicate_count"].to_list() == [2]
 
 
@@ -94,7 +124,7 @@ def test_the_grey_band_goes_to_the_review_queue_and_a_decision_is_honoured(maske
     day = _grey(masker)
     assert day.cleaned.height == 2 and day.duplicates.height == 0
     queued = day.review.row(0, named=True)
-    assert day.review.height == 1 and 0.65 <= queued["similarity"] < 0.85
+    assert day.review.height == 1 and REVIEW_AT <= queued["similarity"] < MERGE_AT
     assert (queued["complaint_id"], queued["candidate_of"]) == (complaint_id("web_forms", "g2"), complaint_id("sms", "g1"))
 
     decision = pl.DataFrame([{k: queued[k] for k in ("pair_id", "complaint_id", "candidate_of")} | {"decision": "accept"}])

@@ -79,8 +79,8 @@ class CleaningResource(dg.ConfigurableResource):
     (lib/near_duplicates.py), whose posts are never merged, and case statuses accepted beyond the
     standard ones (a source that starts using a new status: add it, then replay its quarantine)."""
 
-    merge_at: float = 0.85
-    review_at: float = 0.65
+    merge_at: float = 0.75
+    review_at: float = 0.50
     brand_handles: list[str] = []
     extra_statuses: list[str] = []
 

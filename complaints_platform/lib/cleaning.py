@@ -179,7 +179,9 @@ def clean_complaints(
         .alias("complaint_id"),
     ).with_columns(_quarantine_rule(ALLOWED_STATUSES + tuple(extra_statuses)).alias("__rule"))
 
-    bad = records.filter(pl.col("__rule").is_not_null())
+    bad = records.filter(pl.col("__rule").is_not_null()).with_columns(
+        pl.col("__rule").struct.field("reason").alias("__reason")
+    )
     quarantine = bad.select(
         "channel",
         pl.col("record_id").alias("source_record_id"),
@@ -187,7 +189,8 @@ def clean_complaints(
         "received_at",
         pl.col("received_at").dt.date().alias("received_date"),
         pl.col("__rule").struct.field("rule"),
-        pl.col("__rule").struct.field("reason"),
+        # A reason quotes what it could not read (a time, a status): masked like any text.
+        masker.mask_text_expr("__reason").alias("reason"),
         pl.struct("raw", "author_name", "email", "phone", "handle", "account_number")
         .map_elements(
             lambda r: masker.mask_record(

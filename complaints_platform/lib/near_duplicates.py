@@ -29,14 +29,17 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-MERGE_AT = 0.85
-REVIEW_AT = 0.65
+MERGE_AT = 0.75
+REVIEW_AT = 0.50
 WINDOW = timedelta(hours=48)
 MAX_EARLIER = 20
 SHORT_TEXT = 25
+IDF_SAMPLE = 20_000
 
 ACCEPT, REJECT = "accept", "reject"
 
@@ -82,17 +85,40 @@ def normalised_text(column: str) -> pl.Expr:
     return pl.col(column).str.to_lowercase().str.replace_all(r"[^\w<>:]+", " ").str.strip_chars()
 
 
-def similarity(earlier: pl.Series, later: pl.Series) -> pl.Series:
-    """Pairwise similarity in [0, 1] of normalised texts (element i of one with element i of the other)."""
+def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = None) -> pl.Series:
+    """Pairwise similarity in [0, 1] of normalised texts (element i of one with element i of the
+    other): the mean of an alignment score and a boilerplate-aware one.
+
+    - rapidfuzz ``partial_ratio``: the shorter text's best alignment within the longer, so a
+      complaint wrapped in another channel's register still matches itself, typos and all (short
+      texts are compared whole, ``ratio``: a partial match of "help" says nothing);
+    - cosine of character 3-5-gram TF-IDF vectors, with document frequencies from ``corpus`` (the
+      batch's texts): n-grams every web form or agent note shares ("I have been a customer for
+      years", "cust adv") weigh little, so two different complaints in the same boilerplate score
+      low where the alignment alone would score them high.
+    """
     if not earlier.len():
         return pl.Series("similarity", [], dtype=pl.Float64)
     a, b = earlier.to_list(), later.to_list()
-    partial = pl.Series(process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1), dtype=pl.Float64)
-    whole = pl.Series(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=pl.Float64)
-    short = pl.min_horizontal(earlier.str.len_chars(), later.str.len_chars()) < SHORT_TEXT
-    frame = pl.DataFrame({"partial": partial, "whole": whole, "short": pl.select(short).to_series()})
+    partial = pl.Series(process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1), dtype=pl.Float64) / 100
+    whole = pl.Series(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=pl.Float64) / 100
+    short = pl.select(pl.min_horizontal(earlier.str.len_chars(), later.str.len_chars()) < SHORT_TEXT).to_series()
+    corpus = corpus if corpus is not None else pl.concat([earlier, later])
+    if corpus.len() > IDF_SAMPLE:  # document frequencies from a sample are as good, and cheaper
+        corpus = corpus.sample(IDF_SAMPLE, seed=0)
+    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32)
+    vectoriser.fit(corpus.to_list())
+    # Each text is vectorised once, however many pairs it is in.
+    texts = pl.concat([earlier, later]).unique(maintain_order=True)
+    position = {text: i for i, text in enumerate(texts.to_list())}
+    vectors = vectoriser.transform(texts.to_list())
+    rows_a = vectors[[position[t] for t in a]]
+    rows_b = vectors[[position[t] for t in b]]
+    cosine = np.asarray(rows_a.multiply(rows_b).sum(axis=1)).ravel()
+    frame = pl.DataFrame({"partial": partial, "whole": whole, "short": short, "cosine": pl.Series(cosine, dtype=pl.Float64)})
     return frame.select(
-        (pl.when(pl.col("short")).then(pl.col("whole")).otherwise(pl.col("partial")) / 100).alias("similarity")
+        ((pl.when(pl.col("short")).then(pl.col("whole")).otherwise(pl.col("partial")) + pl.col("cosine").clip(0, 1)) / 2)
+        .alias("similarity")
     ).to_series()
 
 
@@ -122,7 +148,7 @@ def find_pairs(complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[
     if not shifted:
         return pl.DataFrame(schema={**PAIR_SCHEMA, "identical": pl.Boolean})
     pairs = pl.concat(shifted)
-    scores = similarity(pairs.get_column("e_norm"), pairs.get_column("norm"))
+    scores = similarity(pairs.get_column("e_norm"), pairs.get_column("norm"), ordered.get_column("norm"))
     return pairs.select(
         "complaint_id",
         pl.col("e_complaint_id").alias("candidate_of"),

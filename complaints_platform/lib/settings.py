@@ -64,8 +64,8 @@ class Settings:
     fiscal_year_start_month: int = 4
     # The brand's own social accounts: their replies repeat by design and are never merged.
     brand_handles: tuple[str, ...] = ()
-    duplicate_merge_at: float = 0.85
-    duplicate_review_at: float = 0.65
+    duplicate_merge_at: float = 0.75
+    duplicate_review_at: float = 0.50
     # Case statuses accepted beyond the standard ones (lib/cleaning.py ALLOWED_STATUSES).
     extra_statuses: tuple[str, ...] = ()
 

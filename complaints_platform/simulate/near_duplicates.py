@@ -84,7 +84,8 @@ def planted_set(customers: int = 2000, seed: int = 7, duplicate_share: float = 0
             template = gist_template(rng, category, other_than=first_template)
             first_template = first_template or template
             gist = complaint_gist(rng, category, template)
-            channel = rng.choice(CHANNEL_NAMES)
+            # Half the second complaints come by the first one's channel, in the same boilerplate.
+            channel = rows[-1]["channel"] if s and rng.random() < 0.5 else rng.choice(CHANNEL_NAMES)
             at = start + timedelta(minutes=rng.randint(0, 36 * 60))
             text, _ = complaint_text(rng, channel, category, None, gist)
             story = f"s{n}-{s}"
