@@ -179,6 +179,13 @@ def test_handles_are_masked(masker):
         ("no signal. Regards, Jane Doe", "Regards, ", "Jane Doe"),
         ("no signal.\nThanks\nBob", "Thanks\n", "Bob"),
         ("Cheers Imran", "Cheers ", "Imran"),
+        ("my name's Megan Jones!!", "my name's ", "Megan Jones"),
+        ("no 4g in the flat. Many thanks, Łukasz Ahmed.", "Many thanks, ", "Łukasz Ahmed"),
+        ("I'm Ryan MacLeod.\nPlease look into this", "I'm ", "Ryan MacLeod"),
+        ("still broken. Cheers imran müller.", "Cheers ", "imran müller"),
+        ("Kind regards,\nwei hughes", "Kind regards,\n", "wei hughes"),
+        ("Sincerely,\nZoë Chen #fail", "Sincerely,\n", "Zoë Chen"),
+        ("cancel my contract 🙏\n- Daniel.", "- ", "Daniel"),
     ],
 )
 def test_names_after_an_introduction_or_sign_off_are_masked(masker, text, lead, name):
@@ -193,6 +200,10 @@ def test_names_after_an_introduction_or_sign_off_are_masked(masker, text, lead, 
         "This is ridiculous, I am very unhappy with the service",
         "i'm fed up. thanks for nothing",
         "this is the third time I am calling",
+        "Thanks Virgin Media, really helpful 🙄 #fail",
+        "no refund yet - Still waiting.",
+        "cheers for nothing",
+        "thanks so much",
     ],
 )
 def test_ordinary_words_after_this_is_or_i_am_are_not_names(masker, text):

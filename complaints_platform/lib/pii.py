@@ -42,15 +42,45 @@ _DIGIT = re.compile(r"\d")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{2,30}\b")
-# "my name is" is followed by a name however it is written; after the weaker leads ("this is",
-# "I am", "thanks") only a capitalised word is a name, or "I am very unhappy" would lose its words.
-_MY_NAME = re.compile(
-    r"(?P<lead>\bmy name is\s+)(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)", re.IGNORECASE
+# Letters of Latin-script names, accents included (Łukasz, Siân, Müller); re has no \p{Lu}.
+_UPPER = "".join(ch for ch in map(chr, range(0x41, 0x250)) if ch.isupper() and ch.isalpha())
+_LOWER = "".join(ch for ch in map(chr, range(0x61, 0x250)) if ch.islower() and ch.isalpha())
+# A capitalised name word, with an inner capital after a prefix (MacLeod, McDonald, DiMaggio) or an
+# apostrophe or hyphen (O'Brien, Jean-Luc); a name is one or two such words.
+_CAP_WORD = rf"[{_UPPER}](?:[{_LOWER}'’-]|[{_UPPER}](?=[{_LOWER}]))*[{_LOWER}]"
+_ANY_WORD = rf"[{_UPPER}{_LOWER}][{_UPPER}{_LOWER}'’-]*[{_UPPER}{_LOWER}]"
+_CAP_NAME = rf"{_CAP_WORD}(?:[ \t]+{_CAP_WORD})?"
+_ANY_NAME = rf"{_ANY_WORD}(?:[ \t]+{_ANY_WORD})?"
+# "my name is" / "my name's" is followed by a name however it is written; after the weaker leads
+# ("this is", "I am") only a capitalised word is a name, or "I am very unhappy" would lose its
+# words. After a sign-off that ends a line or the text ("Cheers imran müller."), nothing but a name
+# stands, however it is written. A dash sign-off ("- Daniel." at the very end) is a name when
+# capitalised and not one of the words people end complaints with.
+_MY_NAME = re.compile(rf"(?P<lead>\bmy name(?: is|'s|’s)\s+)(?P<name>{_ANY_NAME})", re.IGNORECASE)
+_NAMED = re.compile(rf"(?P<lead>\b(?i:this is|i am|i'm|i’m)\s+)(?P<name>{_CAP_NAME})")
+# After a sign-off, a capitalised name anywhere ("Regards, Ngozi Smith. Sincerely, ..."), but not
+# one the sentence goes on from ("Thanks Virgin Media, really helpful" addresses a brand); a name in
+# any case only where it ends a line or the text, emoji and hashtags aside ("Cheers imran müller.").
+_SIGN_OFF = r"(?i:(?:kind |best |warm )?regards|(?:many )?thanks|thank you|cheers|sincerely|yours truly)[,!.]?\s+"
+_SIGNED_OFF = re.compile(rf"(?P<lead>\b{_SIGN_OFF})(?P<name>{_ANY_NAME})(?=[^\w\n]*(?:#\w+[^\w\n]*)*(?:\n|$))")
+_SIGNED_OFF_CAP = re.compile(
+    rf"(?P<lead>\b{_SIGN_OFF})(?P<name>{_CAP_NAME})(?![\w'’-])(?![ \t]+[{_UPPER}])(?!\s*,\s*[{_LOWER}])"
 )
-_NAMED = re.compile(
-    r"(?P<lead>\b(?i:this is|i am|i'm|regards,?|thanks,?|cheers,?|sincerely,?)\s+)"
-    r"(?P<name>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)"
+_DASH_SIGNED = re.compile(
+    rf"(?P<lead>(?:^|\n|\s)[-–—][ \t]*)(?P<name>{_CAP_NAME})(?=[^\w\n]*(?:#\w+[^\w\n]*)*$)"
 )
+_NOT_NAMES = {
+    "thanks", "thank", "regards", "cheers", "please", "pls", "help", "urgent", "again", "still", "waiting",
+    "sorted", "nothing", "never", "no", "not", "none", "ok", "okay", "sincerely", "best", "kind", "useless",
+    "fix", "sort", "today", "now", "asap", "shocking", "terrible", "awful", "disgusting", "ridiculous",
+    "for", "you", "u", "ur", "your", "the", "a", "an", "all", "everything", "anything", "that", "this",
+    "it", "me", "us", "guys", "team", "everyone", "anyway", "though", "lol", "very", "so", "again", "in",
+    "advance", "much", "a lot", "lot", "telco", "mate",
+}
+
+
+def _is_name(candidate: str) -> bool:
+    return candidate.split()[0].casefold() not in _NOT_NAMES
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -148,9 +178,13 @@ class PiiMasker:
         text = _IPV4.sub(lambda m: self.token("IP", m.group()), text)
         text = self._mask_phones(text)
         text = _HANDLE.sub(lambda m: self.token("HANDLE", m.group()), text)
-        text = _MY_NAME.sub(lambda m: m.group("lead") + self.token("NAME", m.group("name")), text)
-        text = _NAMED.sub(lambda m: m.group("lead") + self.token("NAME", m.group("name")), text)
+        for pattern in (_MY_NAME, _SIGNED_OFF, _SIGNED_OFF_CAP, _NAMED, _DASH_SIGNED):
+            text = pattern.sub(self._mask_name, text)
         return text
+
+    def _mask_name(self, match: re.Match) -> str:
+        name = match.group("name")
+        return match.group("lead") + (self.token("NAME", name) if _is_name(name) else name)
 
     def _mask_card(self, match: re.Match) -> str:
         """Mask the longest run of whole digit groups that is a card: a number followed by more
