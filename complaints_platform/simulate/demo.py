@@ -179,6 +179,8 @@ def summary(data_dir: Path, report: DemoReport) -> str:
         lines += ["", "Duplicates removed by rule:"]
         for rule, n in con.execute(f"select rule, count(*) from read_parquet({dups!r}) group by 1 order by 2 desc").fetchall():
             lines.append(f"  {rule:30} {n:>5}")
+        queued = adb.execute("select count(*) from review_duplicate_pairs").fetchone()[0]
+        lines.append(f"  {'pairs awaiting a person (review queue)':30} {queued:>5}   -> .venv/bin/complaints review list")
         fct = adb.execute("select table_schema from information_schema.tables where table_name = 'fct_complaints'").fetchone()[0]
         lines += ["", "Complaints by category:"]
         for cat, n in adb.execute(f"select category, count(*) from {fct}.fct_complaints group by 1 order by 2 desc").fetchall():
