@@ -29,7 +29,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from complaints_platform.lib.silver import CATEGORISED_SCHEMA, QUARANTINE_SCHEMA
+from complaints_platform.lib.near_duplicates import REVIEW_SCHEMA
+from complaints_platform.lib.silver import CATEGORISED_SCHEMA, DUPLICATES_SCHEMA, QUARANTINE_SCHEMA
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +160,23 @@ def build_lake(root: Path) -> None:
     )
     write([], QUARANTINE_SCHEMA, quarantine / f"date={DAY3}" / "part.parquet")
 
+    # c01's customer tweeted it again the same day, and by SMS the next: one complaint, three records.
+    def duplicate(record: str, of: str, channel: str, day: date, rule: str, similarity: float) -> dict:
+        return {"complaint_id": record, "duplicate_of": of, "channel": channel, "source_record_id": f"src-{record}",
+                "source_location": f"{channel}:{record}", "received_date": day, "rule": rule, "similarity": similarity}
+
+    duplicates = root / "silver" / "complaint_duplicates"
+    write([duplicate("d1", "c01", "social_media", DAY1, "same_source_record", 1.0)], DUPLICATES_SCHEMA,
+          duplicates / f"date={DAY1}" / "part.parquet")
+    write([duplicate("d2", "c01", "sms", DAY2, "near_duplicate", 0.81)], DUPLICATES_SCHEMA,
+          duplicates / f"date={DAY2}" / "part.parquet")
+    review = root / "silver" / "duplicate_review_queue"
+    write([{"pair_id": "p1", "complaint_id": "c11", "candidate_of": "c03", "similarity": 0.6, "channel": "call_center",
+            "candidate_channel": "sms", "text_masked": "billed twice", "candidate_text_masked": "double bill",
+            "event_at": utc(DAY2, 10), "candidate_event_at": utc(DAY1, 11), "received_date": DAY2}],
+          REVIEW_SCHEMA, review / f"date={DAY2}" / "part.parquet")
+    write([], REVIEW_SCHEMA, review / f"date={DAY1}" / "part.parquet")
+
     def customer(key: str, plan: str, region: str, snapshot: date) -> dict:
         return {
             "customer_key": key,
@@ -268,6 +286,26 @@ def test_fct_complaints_has_one_row_per_complaint(warehouse):
         "select list(complaint_id order by complaint_id) from main.fct_complaints "
         "where customer_key = 'unknown'",
     ) == [(["c02", "c06", "c07", "c12"],)]
+
+
+def test_every_source_record_of_a_complaint_over_every_day(warehouse):
+    assert rows(
+        warehouse,
+        "select channel, source_record_id, rule, similarity from main.fct_complaint_sources "
+        "where complaint_id = 'c01' order by rule",
+    ) == [
+        ("social_media", "src-c01", "kept", 1.0),
+        ("sms", "src-d2", "near_duplicate", 0.81),
+        ("social_media", "src-d1", "same_source_record", 1.0),
+    ]
+    assert rows(warehouse, "select complaint_id, duplicate_count from main.fct_complaints where duplicate_count > 1") == [
+        ("c01", 3)
+    ]
+    # The web form received on two days is one source record, kept once.
+    assert rows(warehouse, "select count(*) from main.fct_complaint_sources where complaint_id = 'c08'") == [(1,)]
+    assert rows(warehouse, "select pair_id, complaint_id, candidate_of from main.review_duplicate_pairs") == [
+        ("p1", "c11", "c03")
+    ]
 
 
 def test_dimensions(warehouse):

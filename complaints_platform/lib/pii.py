@@ -74,8 +74,8 @@ _NOT_NAMES = {
     "sorted", "nothing", "never", "no", "not", "none", "ok", "okay", "sincerely", "best", "kind", "useless",
     "fix", "sort", "today", "now", "asap", "shocking", "terrible", "awful", "disgusting", "ridiculous",
     "for", "you", "u", "ur", "your", "the", "a", "an", "all", "everything", "anything", "that", "this",
-    "it", "me", "us", "guys", "team", "everyone", "anyway", "though", "lol", "very", "so", "again", "in",
-    "advance", "much", "a lot", "lot", "telco", "mate",
+    "it", "me", "us", "guys", "team", "everyone", "anyway", "though", "lol", "very", "so", "in",
+    "advance", "much", "lot", "telco", "mate",
 }
 
 

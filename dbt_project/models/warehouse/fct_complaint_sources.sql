@@ -1,16 +1,19 @@
 -- Every source record behind each complaint: the record kept and every copy merged into it (a
 -- webhook retry, an SMS page fetched twice, the same complaint sent again on another channel), so
 -- an analyst can go from a complaint to every place it came from.
+-- A record received again in a later version (a web form updated) is one source record: its
+-- first receipt is given.
 with kept as (
-    select distinct
+    select
         complaint_id,
         channel,
         source_record_id,
-        source_location,
-        received_date,
+        arg_min(source_location, received_at) as source_location,
+        min(received_date) as received_date,
         'kept' as rule,
         1.0 as similarity
     from {{ ref('stg_complaints') }}
+    group by complaint_id, channel, source_record_id
 ),
 
 merged as (
