@@ -63,6 +63,7 @@ def test_ui_command_serves_the_asset_graph_and_runs_the_daemon(data_dir):
         assert sensors == {
             "social_media_landing_sensor": "RUNNING",
             "call_center_drop_sensor": "RUNNING",
+            "duplicate_review_sensor": "RUNNING",
             "automation_sensor": "RUNNING",
         }
     finally:
