@@ -16,6 +16,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 UNPARTITIONED = {
     "fiscal_calendar": "static reference data generated whole",
     "category_model": "one model serves every partition",
+    "category_corrections": "corrections of any day, read whole by each model build",
     "analytics_duckdb": "a copy of the whole warehouse",
 }
 WAREHOUSE_WRITERS_POOL = "duckdb_warehouse"
@@ -106,6 +107,7 @@ def test_blocking_checks_protect_analysts(defs):
         ("complaints_cleaned", "records_accounted_for"),
         ("complaints_cleaned", "no_unmasked_pii"),
         ("complaints_categorised", "categorised_contract"),
+        ("category_model", "candidate_not_worse"),
     ]:
         assert specs[key].blocking, key
 
