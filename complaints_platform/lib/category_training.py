@@ -41,7 +41,7 @@ PROMOTION_TOLERANCE = 0.005  # macro-F1 points a candidate may lose on the gate 
 CORRECTION_HOLDOUT_BUCKETS = 5  # one bucket in five of corrected complaints is held out
 MAX_TEACHER_PER_RUN = 2000  # unsure texts one complaints_categorised run may send to the teacher
 
-CORRECTION_COLUMNS = ("complaint_id", "category", "corrected_at", "corrected_by", "note", "source_file")
+CORRECTION_COLUMNS = ("complaint_id", "category", "corrected_at", "corrected_by", "note", "source_file", "read_error")
 CORRECTIONS_SCHEMA: dict[str, pl.DataType] = {
     "complaint_id": pl.String(),
     "category": pl.String(),  # the analyst's category
@@ -97,7 +97,12 @@ def read_correction_files(root: Path) -> pl.DataFrame:
     """Every correction row in the folder, as strings, with the file it came from."""
     frames = []
     for path in sorted(corrections_dir(root).glob("*.csv")):
-        frame = pl.read_csv(path, infer_schema=False, missing_utf8_is_empty_string=True)
+        try:
+            frame = pl.read_csv(path, infer_schema=False)
+            if "complaint_id" not in frame.columns or "category" not in frame.columns:
+                raise ValueError("needs the columns complaint_id and category")
+        except Exception as error:  # a file an analyst got wrong is rejected, never a crash
+            frame = pl.DataFrame({"read_error": [f"unreadable correction file: {error}"[:300]]})
         frames.append(frame.with_columns(pl.lit(path.name).alias("source_file")))
     if not frames:
         return pl.DataFrame(schema={c: pl.String() for c in CORRECTION_COLUMNS})
@@ -132,7 +137,9 @@ def resolve_corrections(raw: pl.DataFrame, complaints: pl.DataFrame) -> tuple[pl
         (pl.col("category") if "category" in complaints.columns else pl.lit(None, dtype=pl.String)).alias("previous_category"),
     ).unique("complaint_id", keep="last")
     checked = raw.join(known, on="complaint_id", how="left").with_columns(
-        pl.when(pl.col("complaint_id").is_null() | (pl.col("complaint_id") == ""))
+        pl.when(pl.col("read_error").is_not_null())
+        .then(pl.col("read_error"))
+        .when(pl.col("complaint_id").is_null() | (pl.col("complaint_id") == ""))
         .then(pl.lit("no complaint_id"))
         .when(~pl.col("category").is_in(list(CATEGORIES)) | pl.col("category").is_null())
         .then(pl.lit("unknown category; one of " + ", ".join(CATEGORIES)))
