@@ -8,7 +8,7 @@ labels of a pool of the platform's own incoming texts (the demo generator's, sta
 ``complaints_cleaned``); and the combined path (that student, with texts under its routing
 threshold sent to the teacher). Prints a table and writes ``benchmarks/results/category.json``.
 
-The held-out set (benchmarks/data/heldout_tweets.tsv) is never trained on. The UCI SMS Spam
+The held-out set (benchmarks/heldout_tweets.tsv) is never trained on. The UCI SMS Spam
 Collection (../shared/data/real, real SMS) measures how much real spam is flagged as not a
 complaint, and how much real personal chatter (ham) is.
 """
@@ -37,7 +37,7 @@ from complaints_platform.lib.category_teacher import Teacher  # noqa: E402
 from complaints_platform.lib.silver import CATEGORIES, CHANNEL_NAMES  # noqa: E402
 from complaints_platform.simulate.generator import complaint_text  # noqa: E402
 
-HELDOUT = ROOT / "benchmarks" / "data" / "heldout_tweets.tsv"
+HELDOUT = ROOT / "benchmarks" / "heldout_tweets.tsv"
 UCI_SMS = ROOT.parent / "shared" / "data" / "real" / "sms_spam_collection_uci" / "SMSSpamCollection"
 RESULTS = ROOT / "benchmarks" / "results" / "category.json"
 SEED = 20261122

@@ -1,6 +1,6 @@
 """The categorisation paths (rules, teacher, student, routed), the not-a-complaint flag and corrections.
 
-Quality floors are measured on benchmarks/data/heldout_tweets.tsv (hand-written tweet-like
+Quality floors are measured on benchmarks/heldout_tweets.tsv (hand-written tweet-like
 complaints, never trained on; benchmarks/README.md has the full numbers). The teacher runs the
 MiniLM model at about 150 texts/s, so its tests use a few dozen texts.
 """
@@ -22,7 +22,7 @@ from complaints_platform.lib.category_teacher import Teacher, embeddings_availab
 from complaints_platform.lib.silver import CATEGORIES, CLEANED_SCHEMA
 
 SEED = 20261122
-HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "heldout_tweets.tsv"
+HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "heldout_tweets.tsv"
 UCI_SMS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "sms_spam_collection_uci" / "SMSSpamCollection"
 # Measured (benchmarks/README.md): student 0.83, rules 0.79, teacher 0.87, routed 0.85 macro-F1.
 STUDENT_FLOOR, RULES_FLOOR, CLASS_FLOOR = 0.78, 0.74, 0.70
