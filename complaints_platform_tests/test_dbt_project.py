@@ -87,6 +87,8 @@ def complaint(
         "duplicate_count": 1,
         "category": category,
         "category_confidence": confidence,
+        "category_path": "student",
+        "is_complaint": category != "other",
         "model_version": "test-v1",
     }
 
@@ -334,24 +336,24 @@ def test_dimensions(warehouse):
 def test_mart_complaints_daily(warehouse):
     got = rows(
         warehouse,
-        "select event_date, channel, category, complaints, round(avg_confidence, 6), late_complaints, "
+        "select event_date, channel, category, complaints, not_complaints, round(avg_confidence, 6), late_complaints, "
         "fiscal_year, fiscal_quarter, fiscal_month "
         "from main.mart_complaints_daily order by all",
     )
     fy = (2027, 3, 8)
     assert got == [
-        (DAY1, "call_center", "bad_customer_service", 1, 0.6, 0, *fy),
-        (DAY1, "call_center", "device_equipment", 1, 0.55, 0, *fy),
-        (DAY1, "call_center", "incorrect_billing", 1, 0.65, 0, *fy),
-        (DAY1, "call_center", "poor_network", 1, 0.75, 0, *fy),
-        (DAY1, "sms", "incorrect_billing", 1, 0.8, 0, *fy),
-        (DAY1, "sms", "poor_network", 1, 0.85, 1, *fy),  # c09, made on day 1, received on day 2
-        (DAY1, "social_media", "poor_network", 2, 0.8, 0, *fy),
-        (DAY1, "web_forms", "other", 1, 0.4, 0, *fy),
-        (DAY2, "call_center", "bad_customer_service", 1, 0.7, 0, *fy),
-        (DAY2, "call_center", "incorrect_billing", 1, 0.9, 0, *fy),
-        (DAY2, "call_center", "poor_network", 1, 0.8, 0, *fy),
-        (DAY2, "social_media", "poor_network", 1, 0.6, 0, *fy),
+        (DAY1, "call_center", "bad_customer_service", 1, 0, 0.6, 0, *fy),
+        (DAY1, "call_center", "device_equipment", 1, 0, 0.55, 0, *fy),
+        (DAY1, "call_center", "incorrect_billing", 1, 0, 0.65, 0, *fy),
+        (DAY1, "call_center", "poor_network", 1, 0, 0.75, 0, *fy),
+        (DAY1, "sms", "incorrect_billing", 1, 0, 0.8, 0, *fy),
+        (DAY1, "sms", "poor_network", 1, 0, 0.85, 1, *fy),  # c09, made on day 1, received on day 2
+        (DAY1, "social_media", "poor_network", 2, 0, 0.8, 0, *fy),
+        (DAY1, "web_forms", "other", 0, 1, 0.4, 0, *fy),  # c08: not a complaint, kept and flagged
+        (DAY2, "call_center", "bad_customer_service", 1, 0, 0.7, 0, *fy),
+        (DAY2, "call_center", "incorrect_billing", 1, 0, 0.9, 0, *fy),
+        (DAY2, "call_center", "poor_network", 1, 0, 0.8, 0, *fy),
+        (DAY2, "social_media", "poor_network", 1, 0, 0.6, 0, *fy),
     ]
 
 

@@ -16,6 +16,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 UNPARTITIONED = {
     "fiscal_calendar": "static reference data generated whole",
     "category_model": "one model serves every partition",
+    "category_corrections": "corrections of any day, read whole by each model build",
     "analytics_duckdb": "a copy of the whole warehouse",
 }
 WAREHOUSE_WRITERS_POOL = "duckdb_warehouse"

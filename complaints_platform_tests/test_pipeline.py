@@ -86,8 +86,12 @@ def test_marts_count_every_cleaned_complaint_once(demo_run):
     cleaned = _silver(data_dir, "complaints_cleaned")
     with duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True) as con:
         assert con.execute("select count(*), count(distinct complaint_id) from fct_complaints").fetchone() == (cleaned.height, cleaned.height)
-        assert con.execute("select sum(complaints) from mart_complaints_daily").fetchone()[0] == cleaned.height
-        by_channel = dict(con.execute("select channel, sum(complaints) from mart_complaints_daily group by 1").fetchall())
+        assert con.execute("select sum(complaints + not_complaints) from mart_complaints_daily").fetchone()[0] == cleaned.height
+        # Records flagged as not a complaint are kept in fct_complaints and never counted as complaints.
+        flagged = con.execute("select count(*) from fct_complaints where not is_complaint").fetchone()[0]
+        assert con.execute("select sum(not_complaints) from mart_complaints_daily").fetchone()[0] == flagged
+        assert con.execute("select count(*) from fct_complaints where is_complaint = (category = 'other')").fetchone()[0] == 0
+        by_channel = dict(con.execute("select channel, sum(complaints + not_complaints) from mart_complaints_daily group by 1").fetchall())
         assert by_channel == dict(cleaned.group_by("channel").len().rows())
         calls = cleaned.filter(pl.col("channel") == "call_center")
         mart = con.execute("select sum(calls), sum(resolved) from mart_call_center_resolution").fetchone()

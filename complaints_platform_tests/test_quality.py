@@ -102,10 +102,29 @@ def test_categorised_contract_checks_category_and_confidence():
     frame = _cleaned([{"complaint_id": "a"}, {"complaint_id": "b"}]).with_columns(
         category=pl.Series(["poor_network", "weather"]),
         category_confidence=pl.Series([0.9, 1.5]),
+        category_path=pl.lit("student"),
+        is_complaint=pl.lit(True),
         model_version=pl.lit("v1"),
     )
     result = validate(CATEGORISED_CONTRACT, frame)
     assert _failures(result) == [("category", "weather"), ("category_confidence", "1.5")]
+
+
+def test_categorised_contract_ties_is_complaint_to_other_and_knows_the_paths():
+    frame = _cleaned([{"complaint_id": "a"}, {"complaint_id": "b"}, {"complaint_id": "c"}]).with_columns(
+        category=pl.Series(["other", "other", "poor_network"]),
+        category_confidence=pl.lit(0.9),
+        category_path=pl.Series(["student", "teacher", "guess"]),
+        is_complaint=pl.Series([False, True, True]),
+        model_version=pl.lit("v1"),
+    )
+    result = validate(CATEGORISED_CONTRACT, frame)
+    assert not result.passed
+    checks = {r["check"] for r in result.failures.to_dicts()}
+    assert "is_complaint must be false exactly when the category is other" in checks
+    assert ("category_path", "guess") in _failures(result)
+    good = frame.with_columns(category_path=pl.lit("correction"), is_complaint=pl.Series([False, False, True]))
+    assert validate(CATEGORISED_CONTRACT, good).passed
 
 
 def test_bronze_contract_allows_unparsed_records_but_not_missing_ids():

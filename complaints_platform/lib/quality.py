@@ -10,7 +10,7 @@ import pandera.polars as pa
 import polars as pl
 
 from complaints_platform.lib.pii import find_unmasked_pii
-from complaints_platform.lib.silver import CATEGORIES, CHANNEL_NAMES, CLOCK_SKEW, EARLIEST_EVENT
+from complaints_platform.lib.silver import CATEGORIES, CATEGORY_PATHS, CHANNEL_NAMES, CLOCK_SKEW, EARLIEST_EVENT
 
 _UTC = pl.Datetime("us", "UTC")
 
@@ -78,13 +78,25 @@ def customer_reference_contract(customer_keys: Iterable[str]) -> pa.DataFrameSch
     )
 
 
-CATEGORISED_CONTRACT = CLEANED_CONTRACT.add_columns(
+CATEGORISED_CONTRACT = pa.DataFrameSchema(
     {
+        **CLEANED_CONTRACT.columns,
         "category": pa.Column(pl.String, pa.Check.isin(CATEGORIES), nullable=False),
         "category_confidence": pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0), nullable=False),
+        "category_path": pa.Column(pl.String, pa.Check.isin(list(CATEGORY_PATHS)), nullable=False),
+        "is_complaint": pa.Column(pl.Boolean, nullable=False),
         "model_version": pa.Column(pl.String, nullable=False),
-    }
-).set_name("complaints_categorised")
+    },
+    checks=[
+        pa.Check(
+            lambda data: data.lazyframe.select((pl.col("is_complaint") == (pl.col("category") != "other")).alias("ok")),
+            name="is_complaint_iff_not_other",
+            error="is_complaint must be false exactly when the category is other",
+        )
+    ],
+    name="complaints_categorised",
+    strict=False,
+)
 
 
 @dataclass

@@ -21,6 +21,12 @@ CATEGORIES = (
     "device_equipment",
     "other",
 )
+# The category of everything that is not a complaint: brand or agent replies, marketing, spam,
+# thanks, questions, chatter. Such records are kept and flagged (is_complaint = false).
+NOT_A_COMPLAINT = "other"
+# Which path decided a record's category: the fast student model, the slow teacher vote (texts the
+# student was unsure of), or an analyst's correction.
+CATEGORY_PATHS = ("student", "teacher", "correction")
 
 CHANNEL_NAMES = ("social_media", "sms", "call_center", "web_forms")
 
@@ -57,6 +63,8 @@ CATEGORISED_SCHEMA: dict[str, pl.DataType] = {
     **CLEANED_SCHEMA,
     "category": pl.String(),  # one of CATEGORIES
     "category_confidence": pl.Float64(),  # the model's probability for that category
+    "category_path": pl.String(),  # which path decided: student (fast) or teacher (slow)
+    "is_complaint": pl.Boolean(),  # false for category other (kept, flagged, out of complaint counts)
     "model_version": pl.String(),
 }
 

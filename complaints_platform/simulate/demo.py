@@ -127,7 +127,7 @@ def materialize_everything(
     quarter_hours = (f"{day:%Y-%m-%d}-00:00", last_window)
     days = (f"{day:%Y-%m-%d}", f"{today:%Y-%m-%d}")
 
-    _run(report, defs, instance, "reference data and category model", ["fiscal_calendar", "category_model"])
+    _run(report, defs, instance, "reference data and category model", ["fiscal_calendar", "category_corrections", "category_model"])
     _run(report, defs, instance, f"customers {days[0]}..{days[1]}", ["customers"], days)
     _run(report, defs, instance, f"social media, SMS, web forms {quarter_hours[0]}..{quarter_hours[1]}",
          ["social_media_raw", "sms_raw", "web_forms_raw"], quarter_hours)

@@ -1,4 +1,7 @@
-"""The category model: trained and versioned, then applied to every cleaned partition."""
+"""The category model: analysts' corrections, the versioned model, and every cleaned partition categorised.
+
+Logic lives in lib/categories.py (student, routing, cards), lib/category_teacher.py (the slow vote),
+lib/category_rules.py and lib/category_training.py (pool, corrections, promotion gate)."""
 
 
 import dagster as dg
@@ -6,16 +9,11 @@ import polars as pl
 
 from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import LakeResource
+from complaints_platform.lib import categories as cat
+from complaints_platform.lib import category_training as training
 from complaints_platform.lib import lake as lakelib
-from complaints_platform.lib.categories import (
-    categorise,
-    evaluate,
-    load_model,
-    save_model,
-    top_terms,
-    train_category_model,
-)
 from complaints_platform.lib.category_corpus import heldout_corpus, training_corpus
+from complaints_platform.lib.category_teacher import Teacher
 from complaints_platform.lib.quality import CATEGORISED_CONTRACT, validate
 from complaints_platform.lib.silver import CLEANED_SCHEMA
 
@@ -24,51 +22,155 @@ HELDOUT_TEXTS = 3_000
 SEED = 20261122
 CURRENT_POINTER = "CURRENT"
 CATEGORISED_CHECK = "categorised_contract"
+PROMOTION_CHECK = "candidate_not_worse"
 
 
 def model_root(lake: LakeResource):
     return lake.root / "models" / "category_model"
 
 
+def corrections_path(lake: LakeResource):
+    return lake.root / "silver" / "category_corrections" / "corrections.parquet"
+
+
+def load_current_model(lake: LakeResource) -> cat.CategoryModel | None:
+    pointer = model_root(lake) / CURRENT_POINTER
+    return cat.load_model(model_root(lake) / pointer.read_text().strip()) if pointer.exists() else None
+
+
+def read_corrections(lake: LakeResource) -> pl.DataFrame:
+    path = corrections_path(lake)
+    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=training.CORRECTIONS_SCHEMA)
+
+
+def _silver_frame(lake: LakeResource, asset: str, columns: list[str]) -> pl.DataFrame:
+    files = sorted((lake.root / "silver" / asset).glob("date=*/part.parquet"))
+    if not files:
+        return pl.DataFrame(schema={c: pl.String() for c in columns})
+    return pl.concat([pl.read_parquet(f, columns=columns) for f in files])
+
+
 @dg.asset(
+    deps=["complaints_cleaned"],
     group_name="categories",
-    kinds={"scikit-learn"},
+    kinds={"polars", "parquet"},
     description=(
-        "The complaint category model (TF-IDF word and character n-grams + linear classifier) over "
-        "poor_network, incorrect_billing, bad_customer_service, device_equipment and other. Each "
-        "materialization trains a version named by a hash of its training data and code, stores it "
-        "under models/category_model/<version>/ and makes it current. Held-out metrics are measured "
-        "on text written with different phrasing from the training text. Not partitioned: one model "
-        "serves every partition."
+        "Analysts' category corrections, one row per corrected complaint (the latest correction "
+        "wins), with the complaint's masked text and the category the model had given it. Read "
+        "from CSV files in corrections/category/ (written by `complaints correct-category`, or "
+        "dropped by an analyst with columns complaint_id,category[,note,corrected_by]); a fixed "
+        "fifth of corrected complaints is held out to judge models, the rest is trained on. "
+        "Corrections naming an unknown category or complaint are rejected with a reason."
     ),
 )
-def category_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    texts, labels = training_corpus(TRAINING_TEXTS, SEED)
-    model = train_category_model(texts, labels, SEED)
-    held_texts, held_labels = heldout_corpus(HELDOUT_TEXTS, SEED + 1)
-    metrics = evaluate(model, held_texts, held_labels)
-    model.metrics = {"heldout": metrics}
-    folder = save_model(model, model_root(lake) / model.version)
-    lakelib.write_bytes_atomic(model.version.encode(), model_root(lake) / CURRENT_POINTER)
-    context.log.info(f"category model {model.version}: held-out macro-F1 {metrics['macro_f1']:.3f}")
+def category_corrections(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    complaints = _silver_frame(lake, "complaints_cleaned", ["complaint_id", "text_masked"])
+    # The model's earlier answer, for the before/after view only (not a dependency: it is downstream).
+    categorised = _silver_frame(lake, "complaints_categorised", ["complaint_id", "category"])
+    complaints = complaints.join(categorised.unique("complaint_id", keep="last"), on="complaint_id", how="left")
+    accepted, rejected = training.resolve_corrections(training.read_correction_files(lake.root), complaints)
+    lakelib.write_parquet_atomic(accepted, corrections_path(lake))
+    lakelib.write_parquet_atomic(rejected, corrections_path(lake).with_name("rejected.parquet"))
+    changed = accepted.filter(pl.col("previous_category") != pl.col("category"))
     return dg.MaterializeResult(
         metadata={
-            "model_version": model.version,
-            "path": dg.MetadataValue.path(str(folder)),
-            "training_texts": len(texts),
-            "heldout_texts": len(held_texts),
-            "heldout_macro_f1": round(metrics["macro_f1"], 4),
-            "heldout_accuracy": round(metrics["accuracy"], 4),
-            "heldout_f1_per_class": {k: round(v["f1"], 4) for k, v in metrics["per_class"].items()},
-            "top_terms": {k: ", ".join(v) for k, v in top_terms(model, 8).items()},
+            "dagster/row_count": accepted.height,
+            "rejected": rejected.height,
+            "rejected_reasons": dict(rejected.group_by("reason").len().iter_rows()) if rejected.height else {},
+            "by_category": dict(accepted.group_by("category").len().iter_rows()) if accepted.height else {},
+            "held_out": accepted.filter(pl.col("split") == "holdout").height,
+            "changed_the_model_answer": changed.height,
+            "fingerprint": training.corrections_fingerprint(accepted),
         }
+    )
+
+
+@dg.asset(
+    deps=["complaints_cleaned", "category_corrections"],
+    group_name="categories",
+    kinds={"scikit-learn"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            PROMOTION_CHECK,
+            asset="category_model",
+            description=(
+                "The candidate's macro-F1 on the gate set (synthetic held-out corpus + held-out "
+                "corrections) is not worse than the current model's. When it is worse the candidate "
+                "is kept as an artifact but not promoted (CURRENT is unchanged) and this check "
+                "fails with a warning; categorising goes on with the model in service, which is why "
+                "the check does not block."
+            ),
+        )
+    ],
+    description=(
+        "The complaint category model over poor_network, incorrect_billing, bad_customer_service, "
+        "device_equipment and other (not a complaint). A fast student (TF-IDF word and character "
+        "n-grams + logistic regression) trained on synthetic text, on a slow teacher's labels of "
+        "the platform's own recent complaints (keyword rules + MiniLM embeddings) and on analysts' "
+        "corrections; texts the student is unsure of go to the teacher when categorising. Every "
+        "version is stored under models/category_model/<version>/ with a card (metrics, training "
+        "data, code version) and promoted to CURRENT only if it is not worse on the gate set. "
+        "Not partitioned: one model serves every partition."
+    ),
+)
+def category_model(context: dg.AssetExecutionContext, lake: LakeResource):
+    teacher = Teacher()
+    cleaned_texts = _silver_frame(lake, "complaints_cleaned", ["text_masked"]).get_column("text_masked")
+    pool = training.sample_pool(cleaned_texts, training.POOL_SAMPLE, SEED)
+    corrections = read_corrections(lake)
+    data = cat.TrainingData(
+        synthetic=training_corpus(TRAINING_TEXTS, SEED),
+        teacher_labelled=training.teacher_labels(teacher, pool),
+        corrections=training.corrections_for(corrections, "train"),
+    )
+    candidate = cat.train_category_model(data, seed=SEED)
+    current = load_current_model(lake)
+    comparison = training.compare(candidate, current, heldout_corpus(HELDOUT_TEXTS, SEED + 1), corrections)
+    promoted = comparison["promote"]
+    candidate.metrics = {**comparison["after"], "comparison": training.comparison_summary(comparison)}
+    candidate.examples = cat.explain_with_examples(candidate, pool or data.synthetic[0][:2000])
+    candidate.training_summary["teacher"] = teacher.version
+    candidate.training_summary["pool_sampled"] = len(pool)
+    candidate.training_summary["promoted"] = promoted
+    folder = cat.save_model(candidate, model_root(lake) / candidate.version)
+    if promoted:
+        lakelib.write_bytes_atomic(candidate.version.encode(), model_root(lake) / CURRENT_POINTER)
+    serving = candidate.version if promoted else current.version
+    context.log.info(
+        f"category model {candidate.version}: gate macro-F1 {comparison['gate_macro_f1_after']:.4f} "
+        f"(current {comparison['gate_macro_f1_before']}); {'promoted' if promoted else 'NOT promoted'}"
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "model_version": candidate.version,
+            "serving_version": serving,
+            "previous_version": current.version if current else "none",
+            "path": dg.MetadataValue.path(str(folder)),
+            "teacher": teacher.version,
+            "training_texts": dict((k, v["n_texts"]) for k, v in data.summary().items()),
+            **{k: v for k, v in training.comparison_summary(comparison).items() if v is not None},
+            "top_terms": {k: ", ".join(v) for k, v in cat.top_terms(candidate, 8).items()},
+            "examples": dg.MetadataValue.json(candidate.examples),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name=PROMOTION_CHECK,
+        passed=promoted,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "candidate": candidate.version,
+            "current": current.version if current else "none",
+            "gate_macro_f1_candidate": comparison["gate_macro_f1_after"],
+            "gate_macro_f1_current": comparison["gate_macro_f1_before"] if current else "none",
+            "tolerance": training.PROMOTION_TOLERANCE,
+        },
     )
 
 
 @dg.asset(
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["complaints_cleaned", "category_model"],
+    deps=["complaints_cleaned", "category_model", "category_corrections"],
     group_name="categories",
     kinds={"scikit-learn", "parquet"},
     check_specs=[
@@ -76,25 +178,31 @@ def category_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
             CATEGORISED_CHECK,
             asset="complaints_categorised",
             blocking=True,
-            description="Pandera contract: every complaint has a known category, a confidence in [0, 1] and a model version.",
+            description=(
+                "Pandera contract: every record has a known category, a confidence in [0, 1], the "
+                "path that decided it, is_complaint false exactly for 'other', and a model version."
+            ),
         )
     ],
     description=(
-        "Every cleaned complaint with its category, the model's confidence and the model version "
-        "that labelled it. Daily partitions by receipt day, like complaints_cleaned; the marts read it."
+        "Every cleaned record with its category, the confidence, is_complaint (false for replies, "
+        "marketing, spam and chatter: kept and flagged, never counted as complaints), the path that "
+        "decided (student, teacher for texts the student was unsure of, or an analyst's correction) "
+        "and the model version that labelled it. Daily partitions by receipt day; re-categorising "
+        "history with a new model is a backfill of this asset."
     ),
 )
 def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource):
-    pointer = model_root(lake) / CURRENT_POINTER
-    if not pointer.exists():
+    model = load_current_model(lake)
+    if model is None:
         raise dg.Failure("no category model yet: materialize category_model first")
-    model = load_model(model_root(lake) / pointer.read_text().strip())
+    teacher, corrections = Teacher(), read_corrections(lake)
     window = context.partition_time_window
     days = {}
     for day in lakelib.days_between(window.start, window.end):
         source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
         cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
-        days[day] = categorise(cleaned, model)
+        days[day] = cat.categorise(cleaned, model, teacher, training.MAX_TEACHER_PER_RUN, corrections)
     everything = pl.concat(days.values())
     contract = validate(CATEGORISED_CONTRACT, everything)
     check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
@@ -103,12 +211,16 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
         raise dg.Failure("categorised contract failed; nothing was written")
     for day, frame in days.items():
         lakelib.write_parquet_atomic(frame, lakelib.silver_partition_path(lake.root, "complaints_categorised", day))
-    by_category = {r["category"]: r["len"] for r in everything.group_by("category").len().iter_rows(named=True)}
+    paths = dict(everything.group_by("category_path").len().iter_rows())
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": everything.height,
             "model_version": model.version,
-            "by_category": by_category,
+            "teacher": teacher.version,
+            "by_category": dict(everything.group_by("category").len().iter_rows()),
+            "not_complaints": everything.filter(~pl.col("is_complaint")).height,
+            "by_path": paths,
+            "teacher_share": round(paths.get("teacher", 0) / max(everything.height, 1), 4),
             "mean_confidence": round(float(everything.get_column("category_confidence").mean() or 0.0), 4),
         }
     )

@@ -21,5 +21,7 @@ select
     cast(duplicate_count as integer) as duplicate_count,
     category,
     cast(category_confidence as double) as category_confidence,
+    category_path,
+    cast(is_complaint as boolean) as is_complaint,
     model_version
 from {{ source('lake', 'complaints_categorised') }}

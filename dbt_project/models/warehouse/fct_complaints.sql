@@ -42,6 +42,8 @@ select
     -- No account given, or an account the CRM does not (yet) list: the unknown member.
     coalesce(customers.customer_key, 'unknown') as customer_key,
     latest_version.category_confidence,
+    latest_version.is_complaint,
+    latest_version.category_path,
     latest_version.model_version,
     latest_version.status,
     latest_version.event_at,
