@@ -13,8 +13,10 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from complaints_platform import runtime
 from complaints_platform.lib.settings import Settings
+
+# runtime (and with it dagster) is imported by the commands that need it: the webhook receiver must
+# restart in well under a second after a crash, and importing dagster alone takes about two.
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -30,6 +32,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """dagster dev (webserver + daemon) on the data dir's instance, with default signal handling."""
+    from complaints_platform import runtime
+
     runtime.prepare_environment(_data_dir(args))
     command = [
         sys.executable, "-m", "dagster", "dev",
@@ -99,6 +103,8 @@ def cmd_dbt_parse(args: argparse.Namespace) -> int:
     """Write dbt_project/target/manifest.json, which the Dagster definitions load."""
     from dbt.cli.main import dbtRunner
 
+    from complaints_platform import runtime
+
     project = runtime.REPO_ROOT / "dbt_project"
     os.environ.setdefault("COMPLAINTS_DATA_DIR", str(_data_dir(args)))
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -163,6 +169,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    from complaints_platform import runtime
     from complaints_platform.definitions import build_definitions
     from complaints_platform.lib.silver import CLEANED_LAYER
 

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from standardwebhooks.webhooks import Webhook
 
-from complaints_platform.lib.social_media import parse_social_media_landing, receipt_window
+from complaints_platform.lib.social_media import parse_social_media_landing, receipt_window, window_dir
 from complaints_platform.webhook.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -197,6 +197,40 @@ def test_replayed_id_is_acknowledged_and_stored_once(receiver: Receiver) -> None
     assert again.json() == {"status": "duplicate"}
     assert receiver.event_files() == [event_file]
     assert event_file.read_bytes() == first_bytes
+
+
+def test_a_retry_after_a_crash_between_index_and_event_lands_the_event_once(receiver: Receiver) -> None:
+    """The receiver died after indexing the id and before storing the event (so it never
+    answered): the provider's retry must be stored, once, in the window it finally arrived in."""
+    ids = receiver.landing_root / "social_media" / "_ids"
+    ids.mkdir(parents=True)
+    stale = "social_media/date=2026-11-20/0900/msg_crashed.json"
+    (ids / "msg_crashed").write_text(stale)
+
+    response = receiver.post(json.dumps(POST), "msg_crashed")
+
+    assert response.status_code == 202
+    [event_file] = receiver.event_files()
+    assert event_file.parent == window_dir(receiver.landing_root, datetime.now(UTC))
+    assert (ids / "msg_crashed").read_text() == event_file.relative_to(receiver.landing_root).as_posix()
+    assert receiver.post(json.dumps(POST), "msg_crashed").status_code == 200
+    assert receiver.event_files() == [event_file]
+
+
+def test_the_index_entry_is_written_before_the_event(receiver: Receiver, monkeypatch) -> None:
+    """Order of the two writes: an event file never exists without the index entry naming it."""
+    from complaints_platform.webhook import app as app_module
+
+    written: list[str] = []
+    real_write = app_module.write_bytes_atomic
+
+    def recording_write(data: bytes, target: Path, private: bool = False) -> Path:
+        written.append(target.parent.name)
+        return real_write(data, target, private=private)
+
+    monkeypatch.setattr(app_module, "write_bytes_atomic", recording_write)
+    assert receiver.post(json.dumps(POST), "msg_order").status_code == 202
+    assert written[0] == "_ids" and len(written) == 2
 
 
 def test_concurrent_deliveries_of_one_id_write_once(receiver: Receiver) -> None:

@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars is imported where frames are handled: the webhook receiver never needs it
+    import polars as pl
 
 PARTITION_FMT_15MIN = "%Y-%m-%d-%H:%M"
 PRIVATE_DIR_MODE = 0o700
@@ -34,6 +36,8 @@ def make_private_dir(path: Path) -> Path:
     """Create a folder (and any missing parents) readable by the owner only; for raw-PII layers.
 
     pathlib gives missing parents the umask's mode, so each level created here is set explicitly.
+    Each new folder's entry is fsync'd into its parent, so a file made durable inside it is
+    reachable after a power loss too.
     """
     missing = []
     current = path
@@ -43,6 +47,7 @@ def make_private_dir(path: Path) -> Path:
     for folder in reversed(missing):
         folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
         os.chmod(folder, PRIVATE_DIR_MODE)
+        fsync_dir(folder.parent)
     return path
 
 
@@ -124,6 +129,8 @@ def bronze_files_for_day(root: Path, asset: str, day: str) -> list[Path]:
 
 def read_parquet_files(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Read and concatenate Parquet files; an empty list gives an empty frame of ``schema``."""
+    import polars as pl
+
     if not files:
         return pl.DataFrame(schema=schema)
     return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")

@@ -2,12 +2,15 @@
 
 Contract: README, "Social media: signed webhooks". Checks run in this order and a rejected request
 writes nothing: content type (415), body size (413), signature (401), webhook-id (400), UTF-8 and a
-JSON object (400). An accepted event is fsync'd and renamed into
-``landing/social_media/date=YYYY-MM-DD/HHMM/<webhook-id>.json`` before the 202 goes out; only then
-is its id recorded in ``landing/social_media/_ids/``, so a replay of a stored id gets 200 and
-writes nothing. A crash between the two writes leaves the id unindexed, so the sender's retry is
-stored again (possibly in a later window): delivery is at least once, and the copies share their
-webhook id (bronze ``record_id``), which is what downstream deduplicates on.
+JSON object (400).
+
+Exactly once on disk, under any crash: the id's index entry (``landing/social_media/_ids/<id>``,
+naming the event's file) is written first, then the event itself is fsync'd and renamed into
+``landing/social_media/date=YYYY-MM-DD/HHMM/<webhook-id>.json``, and only then does the 202 go
+out. A delivery whose id is indexed and whose file exists is a replay: 200, nothing written. A
+delivery whose id is indexed but whose file is missing (the process died between the two writes,
+before answering) re-points the index at the current receipt window and stores the event there,
+so the sender's retry lands it once, in the window it was finally received in.
 """
 
 from __future__ import annotations
@@ -103,21 +106,37 @@ def _iso_utc(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _indexed_file(landing_root: Path, index_file: Path) -> Path | None:
+    """The event file an index entry names, or None if the entry is missing or unreadable."""
+    try:
+        relative = index_file.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return landing_root / relative if relative else None
+
+
 def _store_event(
     landing_root: Path, webhook_id: str, webhook_timestamp: int, body_text: str
 ) -> str | None:
-    """Land one event, then index its id; None if the id was already indexed. Blocking IO."""
+    """Land one event exactly once; None if it is already landed. Blocking IO.
+
+    Index first, event second: whichever write a crash interrupts, a retry of the same id ends
+    with one event file (see the module docstring).
+    """
     index_file = ids_dir(landing_root) / webhook_id
-    if index_file.exists():
+    landed = _indexed_file(landing_root, index_file)
+    if landed is not None and landed.exists():
         return None
     received_at = datetime.now(UTC)
     target_dir = window_dir(landing_root, receipt_window(received_at))
     # make_private_dir restricts only the folder it is given (mkdir -p leaves parents at the
     # umask), so every level holding raw posts is made owner-only explicitly.
     channel = channel_dir(landing_root)
-    for folder in (landing_root, channel, ids_dir(landing_root), target_dir.parent):
+    for folder in (landing_root, channel, ids_dir(landing_root), target_dir.parent, target_dir):
         make_private_dir(folder)
     target = target_dir / f"{webhook_id}.json"
+    relative = target.relative_to(landing_root).as_posix()
+    write_bytes_atomic(relative.encode("utf-8"), index_file, private=True)
     envelope = {
         "webhook_id": webhook_id,
         "webhook_timestamp": webhook_timestamp,
@@ -126,8 +145,6 @@ def _store_event(
     }
     payload = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
     write_bytes_atomic(payload, target, private=True)
-    relative = target.relative_to(landing_root).as_posix()
-    write_bytes_atomic(relative.encode("utf-8"), index_file, private=True)
     return relative
 
 
