@@ -95,7 +95,8 @@ def cmd_sms_simulator(args: argparse.Namespace) -> int:
     os.environ["COMPLAINTS_DATA_DIR"] = str(data_dir)
     token = Settings.from_env().require("sms_api_token")
     messages = Path(args.messages or data_dir / "simulator" / "sms_messages.jsonl")
-    serve(messages, token, host=args.host, port=args.port)
+    faults = Path(args.faults) if args.faults else None
+    serve(messages, token, host=args.host, port=args.port, faults_file=faults)
     return 0
 
 
@@ -240,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     sms.add_argument("--host", default="127.0.0.1")
     sms.add_argument("--port", type=int, default=8766)
     sms.add_argument("--messages", help="JSONL file of messages to serve (default <data>/simulator/sms_messages.jsonl)")
+    sms.add_argument(
+        "--faults",
+        help='JSON fault plan to misbehave by, e.g. {"faults": [{"kind": "status", "page": 2, "times": 3}], '
+        '"duplicate_pages": [2]} (see simulate/sms_provider.py FaultPlan)',
+    )
     sms.set_defaults(func=cmd_sms_simulator)
 
     review = sub.add_parser("review", help="the near-duplicate review queue: list, accept or reject pairs")

@@ -11,6 +11,7 @@ import httpx
 from complaints_platform.lib.near_duplicates import Thresholds
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.settings import Settings
+from complaints_platform.lib.sms import SmsRetryPolicy
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -36,12 +37,23 @@ class PiiResource(dg.ConfigurableResource):
 
 
 class SmsApiResource(dg.ConfigurableResource):
-    """The SMS provider's REST API."""
+    """The SMS provider's REST API, and how long a page is retried before a run fails (backoff
+    from ``retry_base_seconds``, doubling with jitter, each wait at most ``retry_max_backoff_seconds``)."""
 
     base_url: str
     token: str = ""
     page_size: int = 200
     timeout_seconds: float = 30.0
+    retry_max_seconds: float = 120.0
+    retry_base_seconds: float = 1.0
+    retry_max_backoff_seconds: float = 30.0
+
+    def retry_policy(self) -> SmsRetryPolicy:
+        return SmsRetryPolicy(
+            max_total_seconds=self.retry_max_seconds,
+            base_backoff_seconds=self.retry_base_seconds,
+            max_backoff_seconds=self.retry_max_backoff_seconds,
+        )
 
     def client(self) -> httpx.Client:
         if not self.token:
@@ -97,7 +109,14 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "lake": LakeResource(data_dir=str(settings.data_dir)),
         # Secrets by name: the UI shows the variable's name, never its value.
         "pii": PiiResource(key=dg.EnvVar("COMPLAINTS_PII_KEY"), default_region=settings.default_phone_region),
-        "sms_api": SmsApiResource(base_url=settings.sms_api_url, token=dg.EnvVar("COMPLAINTS_SMS_API_TOKEN")),
+        "sms_api": SmsApiResource(
+            base_url=settings.sms_api_url,
+            token=dg.EnvVar("COMPLAINTS_SMS_API_TOKEN"),
+            timeout_seconds=settings.sms_api_timeout_seconds,
+            page_size=settings.sms_api_page_size,
+            retry_max_seconds=settings.sms_api_retry_seconds,
+            retry_base_seconds=settings.sms_api_backoff_seconds,
+        ),
         "web_forms_db": WebFormsDbResource(url=settings.web_forms_url),
         "call_center": CallCenterDropResource(
             folder=str(settings.call_center_drop_dir),

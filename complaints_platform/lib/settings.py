@@ -54,6 +54,12 @@ class Settings:
     pii_key: str | None = None
     sms_api_url: str = "http://127.0.0.1:8766"
     sms_api_token: str | None = None
+    # SMS API: how long one page is retried before the run fails, the first backoff (doubling,
+    # with jitter), one request's timeout, and the page size asked for.
+    sms_api_retry_seconds: float = 120.0
+    sms_api_backoff_seconds: float = 1.0
+    sms_api_timeout_seconds: float = 30.0
+    sms_api_page_size: int = 200
     call_center_dir: Path | None = None
     call_center_timezone: str = "Europe/London"
     call_center_column_map: dict[str, str] = field(default_factory=dict)
@@ -86,6 +92,16 @@ class Settings:
             pii_key=_lookup("COMPLAINTS_PII_KEY", file_values),
             sms_api_url=_lookup("COMPLAINTS_SMS_API_URL", file_values, cls.sms_api_url),
             sms_api_token=_lookup("COMPLAINTS_SMS_API_TOKEN", file_values),
+            sms_api_retry_seconds=float(
+                _lookup("COMPLAINTS_SMS_API_RETRY_SECONDS", file_values, str(cls.sms_api_retry_seconds))
+            ),
+            sms_api_backoff_seconds=float(
+                _lookup("COMPLAINTS_SMS_API_BACKOFF_SECONDS", file_values, str(cls.sms_api_backoff_seconds))
+            ),
+            sms_api_timeout_seconds=float(
+                _lookup("COMPLAINTS_SMS_API_TIMEOUT_SECONDS", file_values, str(cls.sms_api_timeout_seconds))
+            ),
+            sms_api_page_size=int(_lookup("COMPLAINTS_SMS_API_PAGE_SIZE", file_values, str(cls.sms_api_page_size))),
             call_center_dir=Path(call_center_dir) if call_center_dir else None,
             call_center_timezone=_lookup(
                 "COMPLAINTS_CALL_CENTER_TZ", file_values, cls.call_center_timezone
@@ -123,6 +139,13 @@ class Settings:
             raise MissingSetting(
                 "COMPLAINTS_DUPLICATE_REVIEW_AT and COMPLAINTS_DUPLICATE_MERGE_AT must satisfy 0 < review <= merge <= 1"
             )
+        if not (self.sms_api_retry_seconds >= 0 and self.sms_api_backoff_seconds > 0 and self.sms_api_timeout_seconds > 0):
+            raise MissingSetting(
+                "COMPLAINTS_SMS_API_RETRY_SECONDS must be >= 0, COMPLAINTS_SMS_API_BACKOFF_SECONDS and "
+                "COMPLAINTS_SMS_API_TIMEOUT_SECONDS > 0"
+            )
+        if not 1 <= self.sms_api_page_size <= 500:
+            raise MissingSetting("COMPLAINTS_SMS_API_PAGE_SIZE must be from 1 to 500 (the API's limit)")
         if not 1 <= self.fiscal_year_start_month <= 12:
             raise MissingSetting("COMPLAINTS_FISCAL_YEAR_START_MONTH must be a month number, 1 to 12")
 

@@ -3,38 +3,105 @@
 The contract is in the README ("SMS: the provider's REST API"). Pages are kept exactly as
 received (``SmsPage.body``) so they can be landed before anything is parsed; parsing is structural
 only and never drops an item: a malformed one becomes a row with ``parse_error`` set.
+
+Resilience: each page is one request retried (tenacity) with exponential backoff and jitter on
+connection errors, timeouts, 5xx, 429 (waiting as long as its Retry-After asks) and bodies that
+are not JSON (a cut-off 200), until a page has been failing for the policy's budget.
+``pull_sms_window`` lands each page, then a checkpoint, before asking for the next, so a window
+interrupted at page n resumes at page n: no page is fetched into the lake twice and none skipped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import polars as pl
+import tenacity
 
 from complaints_platform.lib.bronze import to_bronze
+from complaints_platform.lib.lake import write_bytes_atomic
 
 CHANNEL = "sms"
 MESSAGES_PATH = "/v1/messages"
 MAX_PAGE_SIZE = 500
 INT32_MAX = 2**31 - 1
+CHECKPOINT_NAME = "_cursor.json"
+PAGE_GLOB = "page-*.json"
 
 
 @dataclass
 class SmsPage:
-    """One page of the API's answer: its 1-based number in the window, the URL, the raw text."""
+    """One page of the API's answer: its 1-based number in the window, the URL, the raw text,
+    and the next_cursor it gave (None on the last page)."""
 
     number: int
     url: str
     body: str
+    next_cursor: str | None = None
 
 
 class SmsApiError(ValueError):
     """The API answered 2xx with something that is not a page of the contract."""
+
+
+class SmsPageNotJson(SmsApiError):
+    """A 2xx body that is not JSON at all: most often cut off in transit, so worth asking again."""
+
+
+@dataclass(frozen=True)
+class SmsRetryPolicy:
+    """How long one page is retried: backoff ``base * 2**(n-1)`` plus up to ``base`` of jitter,
+    each wait at most ``max_backoff_seconds``, and no wait that would end more than
+    ``max_total_seconds`` after the page's first attempt (a request in flight can overrun that
+    by at most its own timeout)."""
+
+    max_total_seconds: float = 120.0
+    base_backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+
+
+class SmsApiGaveUp(RuntimeError):
+    """A page kept failing with retryable errors until the retry budget was spent."""
+
+    def __init__(
+        self,
+        window: str,
+        page: int,
+        attempts: int,
+        seconds: float,
+        budget: float,
+        last_error: str,
+        asked_wait: float | None = None,
+    ) -> None:
+        self.window, self.page, self.attempts, self.seconds = window, page, attempts, seconds
+        self.budget, self.last_error, self.asked_wait = budget, last_error, asked_wait
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        text = (
+            f"SMS API window {self.window}, page {self.page}: gave up after {self.attempts} "
+            f"attempt{'s' if self.attempts != 1 else ''} over {self.seconds:.1f} s (retry budget "
+            f"{self.budget:g} s); last error: {self.last_error}"
+        )
+        if self.asked_wait is not None:
+            text += f"; waiting the {self.asked_wait:g} s it asked for would pass the budget"
+        return text
+
+
+class SmsPullFailed(RuntimeError):
+    """A window's pull stopped at one page; what is landed stays and a rerun resumes there."""
+
+    def __init__(self, message: str, page: int, pages_landed: int, cause: BaseException) -> None:
+        self.page, self.pages_landed, self.cause = page, pages_landed, cause
+        super().__init__(message)
 
 
 def format_api_time(value: datetime) -> str:
@@ -60,7 +127,7 @@ def _page_payload(number: int, body: str) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise SmsApiError(
+        raise SmsPageNotJson(
             f"SMS API page {number} is not JSON: {exc.msg} (at char {exc.pos})"
         ) from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
@@ -77,6 +144,155 @@ def read_sms_page(number: int, body: str) -> tuple[list[Any], str | None]:
     return payload["data"], next_cursor
 
 
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if neither."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Worth asking again: no connection, a timeout, a cut connection, 429, 5xx, a non-JSON body.
+
+    Other 4xx (a bad token, a bad parameter) and JSON that breaks the contract will not mend.
+    """
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return isinstance(exc, (httpx.TransportError, SmsPageNotJson))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a failed request: 'HTTP 503 Service Unavailable', 'ReadTimeout: timed out'."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        response = exc.response
+        text = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        if response.headers.get("retry-after"):
+            text += f" (Retry-After: {response.headers['retry-after']})"
+        return text
+    if isinstance(exc, SmsApiError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _asked_wait(exc: BaseException | None) -> float | None:
+    """The seconds a 429 or 503 asked the client to wait (Retry-After), if it asked."""
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (429, 503):
+        return retry_after_seconds(exc.response.headers.get("retry-after"))
+    return None
+
+
+class _wait_retry_after_or(tenacity.wait.wait_base):
+    """The server's Retry-After when it gave one (429 or 503), else the fallback backoff."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        asked = _asked_wait(retry_state.outcome.exception() if retry_state.outcome else None)
+        return asked if asked is not None else self.fallback(retry_state)
+
+
+def _get_page(
+    client: httpx.Client, url: str, token: str, params: dict[str, str | int], number: int
+) -> tuple[httpx.Response, str | None]:
+    response = request_sms_page(client, url, token, params)
+    _, next_cursor = read_sms_page(number, response.text)
+    return response, next_cursor
+
+
+def _request_with_retries(
+    policy: SmsRetryPolicy,
+    window: str,
+    number: int,
+    on_retry: Callable[[str], None] | None,
+) -> tenacity.Retrying:
+    def gave_up(state: tenacity.RetryCallState):
+        exc = state.outcome.exception()
+        raise SmsApiGaveUp(
+            window, number, state.attempt_number, state.seconds_since_start or 0.0,
+            policy.max_total_seconds, describe_error(exc), _asked_wait(exc),
+        ) from exc
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_retry is not None:
+            on_retry(
+                f"SMS API window {window}, page {number}: "
+                f"{describe_error(state.outcome.exception())}; attempt {state.attempt_number + 1} "
+                f"in {state.upcoming_sleep:.1f} s"
+            )
+
+    backoff = tenacity.wait_exponential_jitter(
+        initial=policy.base_backoff_seconds,
+        max=policy.max_backoff_seconds,
+        jitter=policy.base_backoff_seconds,
+    )
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_retryable),
+        wait=_wait_retry_after_or(backoff),
+        stop=tenacity.stop_before_delay(policy.max_total_seconds),
+        before_sleep=before_sleep,
+        retry_error_callback=gave_up,
+    )
+
+
+def iter_sms_pages(
+    client: httpx.Client,
+    base_url: str,
+    token: str,
+    since: datetime,
+    until: datetime,
+    page_size: int = 200,
+    *,
+    retry: SmsRetryPolicy | None = None,
+    cursor: str | None = None,
+    first_number: int = 1,
+    cursors_seen: frozenset[str] = frozenset(),
+    on_retry: Callable[[str], None] | None = None,
+) -> Iterator[SmsPage]:
+    """The window's pages one at a time, from ``cursor`` (None: the first page) until next_cursor
+    is null; the next request is made only when the caller asks for the next page.
+
+    With a ``retry`` policy, retryable failures (``is_retryable``) are retried and SmsApiGaveUp
+    is raised once the budget is spent; without one, every request is tried once. Other failures
+    raise at once: httpx.HTTPStatusError (the page number added as a note) or SmsApiError.
+    """
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be from 1 to {MAX_PAGE_SIZE}, got {page_size}")
+    url = base_url.rstrip("/") + MESSAGES_PATH
+    window = {"since": format_api_time(since), "until": format_api_time(until), "limit": page_size}
+    label = f"{window['since']}..{window['until']}"
+    seen = set(cursors_seen)
+    number = first_number
+    while True:
+        params = window if cursor is None else {**window, "cursor": cursor}
+        try:
+            if retry is None:
+                response, cursor = _get_page(client, url, token, params, number)
+            else:
+                retrying = _request_with_retries(retry, label, number, on_retry)
+                response, cursor = retrying(_get_page, client, url, token, params, number)
+        except httpx.HTTPStatusError as exc:
+            exc.add_note(f"SMS API page {number} of window {label}")
+            raise
+        if cursor is not None and cursor in seen:
+            # A provider that hands back an old cursor would otherwise loop forever.
+            raise SmsApiError(f"SMS API page {number} repeats an earlier next_cursor {cursor!r}")
+        yield SmsPage(number=number, url=str(response.request.url), body=response.text, next_cursor=cursor)
+        if cursor is None:
+            return
+        seen.add(cursor)
+        number += 1
+
+
 def fetch_sms_window(
     client: httpx.Client,
     base_url: str,
@@ -84,35 +300,149 @@ def fetch_sms_window(
     since: datetime,
     until: datetime,
     page_size: int = 200,
+    retry: SmsRetryPolicy | None = None,
 ) -> list[SmsPage]:
     """Every page of messages received in ``[since, until)``, following next_cursor until null.
 
-    Raises httpx.HTTPStatusError on a non-2xx answer (the page number added as a note) and
-    SmsApiError (a ValueError) on a page that is not JSON with a "data" list.
+    Raises as ``iter_sms_pages`` does; nothing is landed (``pull_sms_window`` lands as it goes).
     """
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be from 1 to {MAX_PAGE_SIZE}, got {page_size}")
-    url = base_url.rstrip("/") + MESSAGES_PATH
-    window = {"since": format_api_time(since), "until": format_api_time(until), "limit": page_size}
-    pages: list[SmsPage] = []
-    cursors_seen: set[str] = set()
-    cursor: str | None = None
-    while True:
-        number = len(pages) + 1
-        params = window if cursor is None else {**window, "cursor": cursor}
-        try:
-            response = request_sms_page(client, url, token, params)
-        except httpx.HTTPStatusError as exc:
-            exc.add_note(f"SMS API page {number} of window {window['since']}..{window['until']}")
-            raise
-        _, cursor = read_sms_page(number, response.text)
-        pages.append(SmsPage(number=number, url=str(response.request.url), body=response.text))
-        if cursor is None:
-            return pages
-        if cursor in cursors_seen:
-            # A provider that hands back an old cursor would otherwise loop forever.
-            raise SmsApiError(f"SMS API page {number} repeats an earlier next_cursor {cursor!r}")
-        cursors_seen.add(cursor)
+    return list(iter_sms_pages(client, base_url, token, since, until, page_size, retry=retry))
+
+
+# --- landing a window page by page, with a checkpoint to resume from ---------------------------
+
+
+@dataclass
+class SmsPull:
+    """What ``pull_sms_window`` ends with: every page of the window, how many were asked of the
+    API in this pull and how many were read back from the landing folder."""
+
+    pages: list[SmsPage]
+    fetched: int
+    reused: int
+
+
+def page_file_name(number: int) -> str:
+    return f"page-{number:05d}.json"
+
+
+def read_checkpoint(folder: Path, since: datetime, until: datetime) -> dict[str, Any] | None:
+    """The window's checkpoint if it is there, is this window's, and every page it lists is on
+    disk; None otherwise (the window is then pulled from its first page)."""
+    path = folder / CHECKPOINT_NAME
+    try:
+        checkpoint = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if not isinstance(checkpoint, dict) or (checkpoint.get("since"), checkpoint.get("until")) != (
+        format_api_time(since),
+        format_api_time(until),
+    ):
+        return None
+    try:
+        on_disk = all((folder / page_file_name(page["number"])).is_file() for page in checkpoint["pages"])
+    except (KeyError, TypeError):
+        return None
+    return checkpoint if on_disk else None
+
+
+def _landed_pages(folder: Path, checkpoint: dict[str, Any]) -> list[SmsPage]:
+    return [
+        SmsPage(
+            number=page["number"],
+            url=page["url"],
+            body=(folder / page_file_name(page["number"])).read_text(encoding="utf-8"),
+            next_cursor=page["next_cursor"],
+        )
+        for page in checkpoint["pages"]
+    ]
+
+
+def _checkpoint(since: datetime, until: datetime, page_size: int, pages: list[SmsPage]) -> dict[str, Any]:
+    last_cursor = pages[-1].next_cursor if pages else None
+    return {
+        "since": format_api_time(since),
+        "until": format_api_time(until),
+        "limit": page_size,
+        "pages": [{"number": p.number, "url": p.url, "next_cursor": p.next_cursor} for p in pages],
+        "next_cursor": last_cursor,
+        "complete": bool(pages) and last_cursor is None,
+    }
+
+
+def clear_landed_window(folder: Path) -> None:
+    """Forget what was landed for a window (its pages and checkpoint) before pulling it afresh."""
+    (folder / CHECKPOINT_NAME).unlink(missing_ok=True)
+    for page in folder.glob(PAGE_GLOB):
+        page.unlink()
+
+
+def pull_sms_window(
+    client: httpx.Client,
+    base_url: str,
+    token: str,
+    since: datetime,
+    until: datetime,
+    folder: Path,
+    page_size: int = 200,
+    retry: SmsRetryPolicy | None = None,
+    refetch: bool = False,
+    on_retry: Callable[[str], None] | None = None,
+) -> SmsPull:
+    """Every page of the window, landing each in ``folder`` (``page-NNNNN.json``, as received)
+    and then the checkpoint ``_cursor.json`` before asking for the next page.
+
+    A window whose checkpoint says complete is read back from ``folder`` without calling the API;
+    an incomplete one continues from the checkpoint's next_cursor, so the pages already landed
+    are not asked for again. ``refetch`` forgets what was landed and pulls the window afresh.
+    Raises SmsPullFailed (naming the window, the page, the last error, the attempts and seconds,
+    and what is landed) when a page cannot be had.
+    """
+    checkpoint = None if refetch else read_checkpoint(folder, since, until)
+    if checkpoint is None:
+        clear_landed_window(folder)  # pages without a checkpoint of theirs are not trusted
+        checkpoint = _checkpoint(since, until, page_size, [])
+    pages = _landed_pages(folder, checkpoint)
+    reused = len(pages)
+    if checkpoint["complete"]:
+        return SmsPull(pages, fetched=0, reused=reused)
+    remaining = iter_sms_pages(
+        client, base_url, token, since, until, page_size,
+        retry=retry,
+        cursor=checkpoint["next_cursor"],
+        first_number=len(pages) + 1,
+        cursors_seen=frozenset(p.next_cursor for p in pages if p.next_cursor),
+        on_retry=on_retry,
+    )
+    try:
+        for page in remaining:
+            write_bytes_atomic(page.body.encode("utf-8"), folder / page_file_name(page.number), private=True)
+            pages.append(page)
+            checkpoint = _checkpoint(since, until, page_size, pages)
+            write_bytes_atomic(
+                json.dumps(checkpoint, indent=1).encode("utf-8"), folder / CHECKPOINT_NAME, private=True
+            )
+    except (SmsApiGaveUp, SmsApiError, httpx.HTTPError) as exc:
+        raise _pull_failed(exc, since, until, folder, len(pages)) from exc
+    return SmsPull(pages, fetched=len(pages) - reused, reused=reused)
+
+
+def _pull_failed(
+    exc: BaseException, since: datetime, until: datetime, folder: Path, landed: int
+) -> SmsPullFailed:
+    page = landed + 1
+    if isinstance(exc, SmsApiGaveUp):
+        text = exc.describe()
+    else:
+        window = f"{format_api_time(since)}..{format_api_time(until)}"
+        text = (
+            f"SMS API window {window}, page {page}: {describe_error(exc)}; not retried (only "
+            "connection errors, timeouts, 429, 5xx and bodies that are not JSON are)"
+        )
+    if landed:
+        kept = "Page 1 is" if landed == 1 else f"Pages 1-{landed} are"
+        text += f". {kept} landed in {folder}; rerunning the partition resumes at page {page}"
+    return SmsPullFailed(text + ".", page=page, pages_landed=landed, cause=exc)
 
 
 def parse_received_at(value: str) -> datetime | None:
