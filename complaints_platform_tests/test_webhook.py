@@ -217,6 +217,20 @@ def test_a_retry_after_a_crash_between_index_and_event_lands_the_event_once(rece
     assert receiver.event_files() == [event_file]
 
 
+def test_a_starting_receiver_removes_the_temporary_files_a_killed_one_left(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    now = datetime.now(UTC)
+    window = window_dir(landing, now)
+    ids = landing / "social_media" / "_ids"
+    for folder in (window, ids):
+        folder.mkdir(parents=True)
+    (window / ".msg_a.json.0f0f.tmp").write_bytes(b'{"webhook_id": "msg_a", "bo')
+    (ids / ".msg_a.1234.tmp").write_bytes(b"social_media/")
+    (window / "msg_b.json").write_bytes(b"{}")  # landed events are never touched
+    create_app(landing, SECRET)
+    assert sorted(p.name for p in landing.rglob("*") if p.is_file()) == ["msg_b.json"]
+
+
 def test_the_index_entry_is_written_before_the_event(receiver: Receiver, monkeypatch) -> None:
     """Order of the two writes: an event file never exists without the index entry naming it."""
     from complaints_platform.webhook import app as app_module

@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from math import floor
 from pathlib import Path
 
@@ -148,11 +148,29 @@ def _store_event(
     return relative
 
 
+def remove_interrupted_writes(landing_root: Path, now: datetime | None = None) -> int:
+    """Delete the temporary files a killed receiver left (``.<name>.<hex>.tmp``: never acknowledged,
+    never read) in the id index and the windows of the last day; how many. Run before serving."""
+    now = now or datetime.now(UTC)
+    days = {window_dir(landing_root, now - timedelta(days=back)).parent for back in (0, 1)}
+    removed = 0
+    for folder in [ids_dir(landing_root), *(w for day in days if day.is_dir() for w in day.iterdir())]:
+        for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def create_app(
     landing_root: Path, secret: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> Starlette:
-    """The receiver as an ASGI app, landing events under ``landing_root``; secret: ``whsec_...``."""
+    """The receiver as an ASGI app, landing events under ``landing_root``; secret: ``whsec_...``.
+
+    It is the only writer of its landing folder (one worker process), so temporary files found
+    there when it starts are what an earlier, killed receiver left: they are removed first.
+    """
     landing_root = Path(landing_root)
+    remove_interrupted_writes(landing_root)
     verifier = _RawBodyWebhook(secret)
     locks = _IdLocks()
 
