@@ -9,7 +9,13 @@ import polars as pl
 import pytest
 
 from complaints_platform.lib.bronze import to_bronze
-from complaints_platform.lib.cleaning import CleanedDay, clean_complaints, complaint_id
+from complaints_platform.lib.cleaning import (
+    CleanedDay,
+    clean_complaints,
+    complaint_id,
+    neutralise_formula,
+    neutralise_formula_expr,
+)
 from complaints_platform.lib.crm import CRM_SCHEMA
 from complaints_platform.lib.pii import PiiMasker, find_unmasked_pii
 from complaints_platform.lib.quality import unmasked_pii_rows
@@ -523,3 +529,63 @@ def test_a_quarantine_reason_quoting_what_it_could_not_read_is_masked(masker):
     row = day.quarantine.row(0, named=True)
     assert row["rule"] == "unparseable_timestamp"
     assert "07700" not in row["reason"] and masker.token("PHONE", "+447700900123") in row["reason"]
+
+
+# --- formula injection (OWASP CSV injection): silver's display text is neutralised --------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=CMD|' /C calc'!A0", "'=CMD|' /C calc'!A0"),
+        ("+SUM(1,2)", "'+SUM(1,2)"),
+        ("-- no signal since Monday", "'-- no signal since Monday"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("no signal = no use", "no signal = no use"),  # only a leading trigger is a formula
+        (" =1+1", " =1+1"),
+        ("'already quoted", "'already quoted"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_neutralise_formula(text, expected):
+    assert neutralise_formula(text) == expected
+    frame = pl.DataFrame({"t": [text]}, schema={"t": pl.String})
+    assert frame.select(neutralise_formula_expr("t")).item() == expected
+
+
+def test_silver_text_is_masked_then_neutralised_and_bronze_keeps_the_original(masker):
+    bronze_rows = [
+        _record("f1", text="=HYPERLINK(\"http://evil.example\",\"bill\")"),
+        _record("f2", text="-- no signal, ring me on 07700 900123"),
+        # A leading phone or handle becomes a token first: no formula is left to neutralise.
+        _record("f3", text="+44 7700 900123 is my number, no signal"),
+        _record("f4", text="@TelcoCare still no 4G"),
+        _record("f5", text="\t+1 for the bill being wrong"),
+    ]
+    bronze = {"sms": to_bronze("sms", bronze_rows)}
+    day = clean_complaints(bronze, masker)
+    texts = dict(day.cleaned.select("source_record_id", "text_masked").iter_rows())
+    assert texts["f1"] == "'=HYPERLINK(\"http://evil.example\",\"bill\")"
+    assert texts["f2"] == f"'-- no signal, ring me on {masker.token('PHONE', '+447700900123')}"
+    assert texts["f3"] == f"{masker.token('PHONE', '+447700900123')} is my number, no signal"
+    assert texts["f4"].startswith("<HANDLE:") and texts["f4"].endswith(" still no 4G")
+    assert texts["f5"] == "'\t+1 for the bill being wrong"
+    assert unmasked_pii_rows(day.cleaned, ["text_masked"]).height == 0
+    assert bronze["sms"]["text"].to_list()[0].startswith("=")  # the original stays in bronze
+
+
+def test_quarantine_payloads_are_neutralised_too(masker):
+    day = _clean(masker, call_center=[_record("=1+1", raw="=1+1,2026-11-21 14:00,,,,,@x,open,,,", text=" ")])
+    row = day.quarantine.row(0, named=True)
+    assert row["rule"] == "missing_text"
+    assert row["raw_masked"].startswith("'=1+1,")
+    assert row["source_record_id"] == "=1+1"  # ids stay ids: they join the record back to its source
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_time_is_a_missing_time(masker, blank):
+    day = _clean(masker, sms=[_record("x", event_time_text=blank), _record("ok")])
+    assert day.quarantine["rule"].to_list() == ["missing_event_time"]

@@ -259,3 +259,23 @@ def test_parse_bad_content_gives_rows_with_reasons_and_never_drops_a_file(tmp_pa
     assert rows["bad_received"]["text"] == "@TelcoCare no signal in Leeds since 8am!!"
     assert rows["vanished"]["parse_error"].startswith("envelope unreadable")
     assert rows["vanished"]["source_location"] == "social_media/date=2026-11-21/1400/vanished.json"
+
+
+def test_a_lone_surrogate_escape_becomes_a_replacement_character(tmp_path: Path) -> None:
+    # Half an emoji ("\ud83d" without its pair) is valid JSON text but no character: it used to
+    # stop the whole window, since no UTF-8 column can hold it.
+    body = json.dumps(post(text="no signal \ud83d", author={"handle": "@a\udc00b"}))
+    assert "\\ud83d" in body
+    path = land(tmp_path, "2026-11-21/1400", "half_emoji.json", body)
+    row = parse_social_media_landing([path], tmp_path).row(0, named=True)
+    assert row["parse_error"] is None
+    assert row["text"] == "no signal \ufffd"
+    assert row["handle"] == "@a\ufffdb"
+    assert row["raw"] == body  # the body exactly as received, escape and all
+
+
+def test_a_zero_byte_envelope_is_a_row_naming_the_file(tmp_path: Path) -> None:
+    path = land(tmp_path, "2026-11-21/1400", "empty.json", content=b"")
+    row = parse_social_media_landing([path], tmp_path).row(0, named=True)
+    assert row["parse_error"].startswith("envelope is not valid JSON")
+    assert row["source_location"] == "social_media/date=2026-11-21/1400/empty.json"

@@ -133,3 +133,29 @@ def test_empty_frame_gives_empty_typed_column():
     out = to_utc(pl.DataFrame(schema={"text": pl.String, "zone": pl.String}), "text", "zone", "at")
     assert out.height == 0
     assert out.schema["at"] == UTC_DATETIME
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # ISO-8601 that the SMS edge reads with datetime.fromisoformat: the cleaned layer reads it too.
+        ("20261121T140322Z", _utc(2026, 11, 21, 14, 3, 22)),
+        ("2026-11-21T14:03:22,5Z", _utc(2026, 11, 21, 14, 3, 22, 500_000)),
+        ("2026-11-21T15:03:22+01", _utc(2026, 11, 21, 14, 3, 22)),
+        ("2026-11-21 15:03+01:00", _utc(2026, 11, 21, 14, 3)),
+        ("2026-W47-6T14:03:22Z", _utc(2026, 11, 21, 14, 3, 22)),
+        ("2026-11-21T14:03:22+00:00:30", _utc(2026, 11, 21, 14, 2, 52)),
+        # Without an offset it is wall-clock time in the row's zone, as any other naive time.
+        ("20260721T140300", _utc(2026, 7, 21, 13, 3)),
+    ],
+)
+def test_other_iso_8601_shapes_are_read(text, expected):
+    assert _parse([(text, LONDON)]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-21", "20261121", "Sat Nov 21 14:03:22 +0000 2026", "Sat, 21 Nov 2026 14:03:22 GMT",
+             "2026-11-21T14:03:22[Europe/London]", "2026-11-21T25:00:00Z"]
+)
+def test_a_date_alone_or_another_notation_is_not_a_time(text):
+    assert _parse([(text, "UTC")]) == [None]

@@ -265,3 +265,55 @@ def test_real_cfpb_narratives_survive_extract_and_parse(tmp_path: Path) -> None:
     for i, text in enumerate(narratives, 1):
         assert returned[str(i)].encode("utf-8") == text.encode("utf-8")
         assert json.loads(bronze.filter(pl.col("record_id") == str(i))["raw"][0])["message"] == text
+
+
+def test_odd_values_another_writer_left_in_sqlite_are_named_not_fatal(tmp_path: Path) -> None:
+    """SQLite's types are advisory: garbage times, numbers, bytes and text that is not UTF-8 used
+    to fail the whole window's extraction; now each odd row carries its reason."""
+    url = f"sqlite:///{tmp_path / 'forms.sqlite'}"
+    create_schema(url)
+    good = {**form(1, T0), "submitted_at": "2026-11-21 14:00:00.000000", "updated_at": "2026-11-21 14:01:00.000000"}
+    rows = [
+        good,
+        {**good, "id": 2, "submitted_at": "yesterday"},
+        {**good, "id": 3, "submitted_at": "2026-11-21T15:00:00+01:00"},
+        {**good, "id": 4, "message": b"\xff\xfe not utf-8"},
+        {**good, "id": 5, "message": b"valid utf-8 bytes \xc2\xa3"},
+        {**good, "id": 6, "message": 12345},
+        {**good, "id": 7, "updated_at": "2026-11-21 14:02:00 garbage"},
+        {**good, "id": 8, "message": "nul \x00 inside"},
+    ]
+    engine = engine_for(url)
+    try:
+        with engine.begin() as connection:
+            for row in rows:
+                connection.exec_driver_sql(
+                    f"insert into complaint_forms ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                    tuple(row.values()),
+                )
+            connection.exec_driver_sql(
+                "insert into complaint_forms values (9, '2026-11-21 14:00:00', '2026-11-21 14:03:00', 'x', 'y',"
+                " null, null, 's', CAST(X'6E6F FF 21' AS TEXT), 'new')".replace(" FF ", "FF")
+            )
+    finally:
+        engine.dispose()
+
+    extract = extract_forms(url, *window(0))
+    assert extract.schema == pl.Schema(EXTRACT_SCHEMA)
+    bronze = {r["record_id"]: r for r in parse_web_forms(extract, "x").iter_rows(named=True)}
+    assert len(bronze) == 9
+    assert bronze["1"]["parse_error"] is None
+    # An unreadable submission time is kept as stored, for the cleaned layer to quarantine.
+    assert (bronze["2"]["parse_error"], bronze["2"]["event_time_text"]) == (None, "yesterday")
+    assert bronze["3"]["event_time_text"] == "2026-11-21T14:00:00+00:00"
+    assert bronze["4"]["parse_error"] == "message is not valid UTF-8"
+    assert bronze["4"]["text"] == "\ufffd\ufffd not utf-8"
+    assert (bronze["5"]["parse_error"], bronze["5"]["text"]) == (None, "valid utf-8 bytes £")
+    assert (bronze["6"]["parse_error"], bronze["6"]["text"]) == (None, "12345")
+    assert bronze["7"]["parse_error"] == "updated_at is not a timestamp: '2026-11-21 14:02:00 garbage'"
+    assert bronze["7"]["received_at"] == T0  # the window it was extracted in stands in
+    assert bronze["8"]["text"] == "nul \x00 inside"
+    assert bronze["9"]["parse_error"] == "message is not valid UTF-8"
+    assert bronze["9"]["text"] == "no\ufffd!"
+    assert json.loads(bronze["9"]["raw"])["unreadable_values"] == {"message": "not valid UTF-8"}
+    assert "unreadable_values" not in json.loads(bronze["1"]["raw"])

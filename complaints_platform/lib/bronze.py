@@ -10,6 +10,8 @@ parsed at all still gets a row: its ``raw`` payload, where it came from, and ``p
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
@@ -61,11 +63,27 @@ def empty_bronze(channel: str) -> pl.DataFrame:
     return pl.DataFrame(schema=bronze_schema(channel))
 
 
+# A lone UTF-16 surrogate: JSON may escape one ("\ud83d", half an emoji cut off by a client that
+# truncates UTF-16), but it is not a character, and no UTF-8 column (polars, Parquet) can hold it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(value: object) -> object:
+    """``value``, with any lone surrogate in a string replaced by U+FFFD (landing keeps the
+    source's own bytes)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _LONE_SURROGATE.sub("\ufffd", value)
+    return value
+
+
 def to_bronze(channel: str, rows: list[dict]) -> pl.DataFrame:
     """Build a bronze frame from row dicts; missing keys become nulls, columns in contract order."""
     schema = bronze_schema(channel)
     if not rows:
         return empty_bronze(channel)
     return pl.DataFrame(
-        [{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row"
+        [{name: valid_text(row.get(name)) for name in schema} for row in rows], schema=schema, orient="row"
     )

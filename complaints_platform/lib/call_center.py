@@ -3,7 +3,10 @@
 The exports come from a system we do not control, so the parser expects mess: a byte-order mark,
 UTF-16 from Excel, Windows-1252 names, notes that span lines, blank lines, rows with too many or
 too few fields, headers that a deployment renames (``COMPLAINTS_CALL_CENTER_COLUMN_MAP``). No
-record is dropped: one that cannot be read becomes a bronze row with ``parse_error`` set.
+record is dropped: one that cannot be read becomes a bronze row with ``parse_error`` set. An export
+with no header at all (zero bytes, only a BOM or blank lines) is one such row naming the file: even
+a half-day without calls exports its header, so this is a broken export, not an empty one. A
+header and no records is a half-day without calls: no rows.
 """
 
 from __future__ import annotations
@@ -166,7 +169,11 @@ def parse_call_center_csv(
     given) and the line the record starts on. Values are stripped of surrounding whitespace and
     empty ones become null, except ``notes``, which is kept as typed.
     """
-    text, _encoding = decode_export(path.read_bytes())
+    data = path.read_bytes()
+    text, _encoding = decode_export(data)
+    # The whole file is in memory already, so csv's field limit (128 KiB) protects nothing; a
+    # longer note must be read as one record (then quarantined as too long), not split into junk.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     relative = _relative_name(path, location_root)
     received_at = export_received_at(export_timestamp(path, pattern))
     lines = list(io.StringIO(text, newline=""))
@@ -243,6 +250,9 @@ def parse_call_center_csv(
         row = located(first)
         if values.get("call_id"):
             row["record_id"] = values["call_id"]
+        else:
+            # file:line names the record for a person, but is no id: a re-export would count it twice.
+            errors.insert(0, "call_id is empty")
         rows.append(
             {
                 **row,
@@ -261,6 +271,13 @@ def parse_call_center_csv(
         )
     if header_row is not None and not rows:
         rows.append(header_row)  # no records, but the broken export must still be seen
+    if header is None and not rows:
+        problem = (
+            f"export has no header row: {len(data)} bytes of blank lines or a byte-order mark only"
+            if data
+            else "export is empty (0 bytes): no header row"
+        )
+        rows.append({**located(1), "raw": text, "parse_error": problem})
     return to_bronze(CHANNEL, rows)
 
 
@@ -307,7 +324,9 @@ def _whole_seconds(value: str | None, column: str) -> tuple[int | None, str | No
     if not _WHOLE_NUMBER.fullmatch(value):
         return None, f"{column} is not a whole number of seconds: {value!r}"
     number = int(value)
-    if abs(number) > _INT32_MAX:
+    if number < 0:
+        return None, f"{column} is negative: {value!r}"
+    if number > _INT32_MAX:
         return None, f"{column} is out of range: {value!r}"
     return number, None
 

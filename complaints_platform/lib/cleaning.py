@@ -12,6 +12,10 @@ exactly one of three outcomes, so that for every partition
   again by the same customer, identical or reworded, on any channel (lib/near_duplicates.py: the
   earliest is kept; pairs it is unsure of go to a review queue for a person);
 - cleaned: everything else, with PII masked and the customer resolved through masked tokens.
+
+Silver's display text (the complaint text, and the quarantine's reason and payload) reaches CSV
+exports and dashboards, so a value a spreadsheet would run as a formula is neutralised there
+(``neutralise_formula``); bronze keeps the original.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from complaints_platform.lib.bronze import BRONZE_SCHEMA, CHANNEL_COLUMNS
-from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS, Thresholds, find_pairs, resolve
+from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS, Thresholds, earlier_candidates, find_pairs, resolve
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.silver import (
     CLEANED_SCHEMA,
@@ -35,6 +39,27 @@ from complaints_platform.lib.timestamps import to_utc
 
 MAX_TEXT_CHARS = 20_000
 ALLOWED_STATUSES = ("new", "open", "in_progress", "callback", "escalated", "resolved", "closed")
+# OWASP's CSV-injection rule: a cell starting with one of these is run as a formula by spreadsheets
+# (=, +, - and @ start one; a leading tab or carriage return hides it from a naive check).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = "^[=+@\t\r-]"
+
+
+def neutralise_formula(text: str | None) -> str | None:
+    """``text`` with a single quote in front if a spreadsheet would read it as a formula.
+
+    The quote makes Excel, LibreOffice and Google Sheets show the value as text; a reader of the
+    complaint sees one extra character. Apply it after masking, to what is displayed.
+    """
+    if text is not None and text.startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
+
+
+def neutralise_formula_expr(column: str | pl.Expr) -> pl.Expr:
+    """``neutralise_formula`` as a polars expression (keeps the column's name)."""
+    value = pl.col(column) if isinstance(column, str) else column
+    return pl.when(value.str.contains(_FORMULA_START)).then(pl.lit("'") + value).otherwise(value)
 
 
 @dataclass
@@ -104,7 +129,7 @@ def _quarantine_rule(statuses: tuple[str, ...]) -> pl.Expr:
                 reason=pl.format("text has {} characters; the limit is {}", pl.col("text").str.len_chars(), pl.lit(MAX_TEXT_CHARS)),
             )
         )
-        .when(pl.col("event_time_text").is_null())
+        .when(pl.col("event_time_text").is_null() | (pl.col("event_time_text").str.strip_chars() == ""))
         .then(pl.struct(rule=pl.lit("missing_event_time"), reason=pl.lit("the record has no time")))
         .when(pl.col("event_at").is_null())
         .then(
@@ -151,7 +176,7 @@ def clean_complaints(
     bronze: dict[str, pl.DataFrame],
     masker: PiiMasker,
     customers: pl.DataFrame | None = None,
-    prior: pl.DataFrame | None = None,
+    prior: pl.DataFrame | pl.LazyFrame | None = None,
     decisions: pl.DataFrame | None = None,
     thresholds: Thresholds = Thresholds(),
     exclude_contacts: frozenset[str] = frozenset(),
@@ -159,8 +184,10 @@ def clean_complaints(
 ) -> CleanedDay:
     """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc).
 
-    ``prior``: the cleaned complaints of the days before (near_duplicates.WINDOW), against which a
-    copy received today is recognised; they are read, never changed. ``decisions``: people's
+    ``prior``: the cleaned complaints received before this day (a LazyFrame over every earlier
+    partition is best: only those of today's contacts made within near_duplicates.WINDOW of today's
+    complaints are read), against which a copy received today is recognised, however late it
+    arrives; they are read, never changed. ``decisions``: people's
     decisions on near-duplicate pairs. ``exclude_contacts``: contact tokens that are not customers
     (the brand's own accounts), never merged. ``extra_statuses``: case statuses accepted beyond
     ALLOWED_STATUSES.
@@ -190,17 +217,17 @@ def clean_complaints(
         pl.col("received_at").dt.date().alias("received_date"),
         pl.col("__rule").struct.field("rule"),
         # A reason quotes what it could not read (a time, a status): masked like any text.
-        masker.mask_text_expr("__reason").alias("reason"),
-        pl.struct("raw", "author_name", "email", "phone", "handle", "account_number")
-        .map_elements(
-            lambda r: masker.mask_record(
-                r["raw"],
-                {"NAME": r["author_name"], "EMAIL": r["email"], "PHONE": r["phone"],
-                 "HANDLE": r["handle"], "ACCOUNT": r["account_number"]},
-            ),
-            return_dtype=pl.String,
-        )
-        .alias("raw_masked"),
+        neutralise_formula_expr(masker.mask_text_expr("__reason")).alias("reason"),
+        neutralise_formula_expr(
+            pl.struct("raw", "author_name", "email", "phone", "handle", "account_number").map_elements(
+                lambda r: masker.mask_record(
+                    r["raw"],
+                    {"NAME": r["author_name"], "EMAIL": r["email"], "PHONE": r["phone"],
+                     "HANDLE": r["handle"], "ACCOUNT": r["account_number"]},
+                ),
+                return_dtype=pl.String,
+            )
+        ).alias("raw_masked"),
     ).cast(QUARANTINE_SCHEMA)
 
     good = records.filter(pl.col("__rule").is_null())
@@ -218,10 +245,10 @@ def clean_complaints(
 
     # The same complaint sent again by the same customer, on any channel, worded the same or not
     # (lib/near_duplicates.py): merged into the earliest received, queued for a person when unsure.
-    # Earlier days' complaints (``prior``) take part, so a copy arriving a day later is caught too.
+    # Earlier days' complaints (``prior``) take part, so a copy arriving days later is caught too.
     candidates = good.select(*COMPLAINT_COLUMNS).with_columns(pl.lit(True).alias("is_new"))
-    if prior is not None and prior.height:
-        earlier = prior.select(*COMPLAINT_COLUMNS).with_columns(pl.lit(False).alias("is_new"))
+    if prior is not None:
+        earlier = earlier_candidates(prior, candidates).with_columns(pl.lit(False).alias("is_new"))
         candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
     resolution = resolve(find_pairs(candidates, exclude_contacts), decisions, thresholds)
     duplicates_near = good.join(resolution.links, on="complaint_id", how="inner")
@@ -273,7 +300,8 @@ def _mask_and_resolve(
 ) -> pl.DataFrame:
     """Mask text and identifiers; find the CRM customer through account, e-mail, phone or handle."""
     frame = frame.with_columns(
-        masker.mask_text_expr("text").alias("text_masked"),
+        # Mask first: a phone or handle leading the text becomes a token, and is no formula.
+        neutralise_formula_expr(masker.mask_text_expr("text")).alias("text_masked"),
         masker.token_expr("ACCOUNT", "account_number").alias("__account"),
         masker.token_expr("EMAIL", "email").alias("__email"),
         masker.token_expr("PHONE", "phone").alias("__phone"),

@@ -5,9 +5,17 @@ own zone (the call centre's ``21/11/2026 14:03`` is Europe/London wall-clock tim
 epoch seconds. Each row carries its zone to assume (``event_time_zone``); wall-clock times are
 localised in that zone (DST: an ambiguous time takes the earlier instant, a non-existent one is
 null and is quarantined by the caller).
+
+The common shapes are parsed by polars; any other ISO-8601 date and time that Python reads (the
+basic format ``20261121T140322Z``, a comma decimal, an hour-only offset ``+01``, a week date) is
+read by ``datetime.fromisoformat``, which the SMS edge already uses for the same field: a time the
+edge accepted is never one the cleaned layer cannot read. A date without a time is not a time.
 """
 
 from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -46,6 +54,33 @@ def _naive(text: pl.Expr) -> pl.Expr:
     return pl.coalesce(parsed)
 
 
+_HAS_TIME = re.compile(r"\d[T ]\d{2}")
+
+
+def _iso_fallback(text: str) -> str | None:
+    """Any other ISO-8601 date and time, rewritten in a shape polars reads (aware ones in UTC)."""
+    if not _HAS_TIME.search(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.isoformat() if parsed.tzinfo is None else parsed.astimezone(UTC).isoformat()
+
+
+def _with_iso_fallback(frame: pl.DataFrame, text: pl.Expr) -> pl.Expr:
+    """``text``, with each value none of the polars formats read replaced by its fallback reading."""
+    unread = (
+        frame.select(text.alias("text"), _with_offset(text).alias("a"), _naive(text).alias("b"), _epoch(text).alias("c"))
+        .filter(pl.col("text").is_not_null() & pl.all_horizontal(pl.col("a", "b", "c").is_null()))
+        .get_column("text")
+        .unique()
+        .to_list()
+    )
+    readings = {value: reading for value in unread if (reading := _iso_fallback(value))}
+    return text.replace(readings) if readings else text
+
+
 def _epoch(text: pl.Expr) -> pl.Expr:
     seconds = pl.when(text.str.contains(r"^\d{9,10}(\.\d+)?$")).then(text.cast(pl.Float64, strict=False))
     return (seconds * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
@@ -57,6 +92,7 @@ def to_utc(frame: pl.DataFrame, text_column: str, zone_column: str, output: str)
     Rows are localised per zone, so a frame may mix zones (each channel has its own).
     """
     text = pl.col(text_column).str.strip_chars().str.replace(r"[Zz]$", "+00:00")
+    text = _with_iso_fallback(frame, text)
     frame = frame.with_row_index("__row").with_columns(
         _with_offset(text).alias("__offset"),
         _naive(text).alias("__naive"),

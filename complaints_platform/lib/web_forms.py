@@ -5,6 +5,10 @@ platform only reads it, by ``updated_at`` window. The same SQLAlchemy Core state
 window bounds are bound parameters, naive UTC on SQLite (which stores timestamps as text without
 an offset) and timezone-aware on PostgreSQL, whose sessions are set to UTC so that a
 ``timestamp without time zone`` column is compared and returned as UTC as well.
+
+SQLite's column types are advisory: another writer can leave text that is not UTF-8, bytes, or a
+timestamp in any shape in any column. The extract reads values as the driver returns them and
+checks them itself, so one odd row is quarantined with its reason instead of failing the window.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ complaint_forms = sa.Table(
 )
 
 TIMESTAMP_COLUMNS = ("submitted_at", "updated_at")
+TEXT_COLUMNS = ("full_name", "email", "phone", "account_number", "subject", "message", "status")
+# Extract column: the values the extract could not read as their column's type, as JSON
+# {column: what was stored} (null when every value was readable).
+UNREADABLE = "unreadable_values"
 
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.Int64(),
@@ -57,12 +65,25 @@ EXTRACT_SCHEMA: dict[str, pl.DataType] = {
     "subject": pl.String(),
     "message": pl.String(),
     "status": pl.String(),
+    UNREADABLE: pl.String(),
 }
+
+
+def _sqlite_text(data: bytes) -> str:
+    # Undecodable bytes survive as surrogates, so the extract can name the value (_read_row)
+    # where sqlite3 would fail the whole query.
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def engine_for(url: str) -> Engine:
     """An engine for the forms database; PostgreSQL sessions run in UTC."""
     engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _lenient_text(dbapi_connection, _record) -> None:
+            dbapi_connection.text_factory = _sqlite_text
+
     if engine.dialect.name == "postgresql":
 
         @sa.event.listens_for(engine, "connect")
@@ -93,13 +114,21 @@ def extract_forms(url: str, since: datetime, until: datetime) -> pl.DataFrame:
     """The rows with ``since <= updated_at < until``, ordered by updated_at then id.
 
     Naive bounds are taken as UTC. Timestamps come back as UTC datetimes; an empty window gives an
-    empty frame with the full schema.
+    empty frame with the full schema. A value that cannot be read as its column's type (``_read_row``)
+    is named in ``unreadable_values``; an unreadable ``updated_at`` becomes ``since`` (the database
+    placed the row in this window).
     """
     engine = engine_for(url)
     try:
         lower, upper = (_bind_time(engine, moment) for moment in (since, until))
+        # NullType: the driver's own values, not SQLAlchemy's conversions (which raise on odd ones).
+        columns = [
+            sa.type_coerce(complaint_forms.c[name], sa.types.NullType()).label(name)
+            for name in EXTRACT_SCHEMA
+            if name != UNREADABLE
+        ]
         statement = (
-            sa.select(*(complaint_forms.c[name] for name in EXTRACT_SCHEMA))
+            sa.select(*columns)
             .where(complaint_forms.c.updated_at >= lower, complaint_forms.c.updated_at < upper)
             .order_by(complaint_forms.c.updated_at, complaint_forms.c.id)
         )
@@ -107,24 +136,77 @@ def extract_forms(url: str, since: datetime, until: datetime) -> pl.DataFrame:
             records = [dict(row) for row in connection.execute(statement).mappings()]
     finally:
         engine.dispose()
-    for record in records:
-        for name in TIMESTAMP_COLUMNS:
-            if record[name] is not None:
-                record[name] = as_utc(record[name])
-    return pl.DataFrame(records, schema=EXTRACT_SCHEMA, orient="row")
+    rows = [_read_row(record, as_utc(since)) for record in records]
+    return pl.DataFrame(rows, schema=EXTRACT_SCHEMA, orient="row")
+
+
+def _read_row(record: dict, since: datetime) -> dict:
+    unreadable: dict[str, str] = {}
+    row: dict = {"id": record["id"]}
+    for name in TIMESTAMP_COLUMNS:
+        row[name] = _read_time(record[name])
+        if row[name] is None and record[name] is not None:
+            unreadable[name] = _as_text(record[name])
+    for name in TEXT_COLUMNS:
+        row[name] = _as_text(record[name]) if record[name] is not None else None
+        if isinstance(record[name], (str, bytes)) and not _is_utf8(record[name]):
+            unreadable[name] = "not valid UTF-8"
+    if row["updated_at"] is None:
+        row["updated_at"] = since
+    row[UNREADABLE] = json.dumps(unreadable, ensure_ascii=False) if unreadable else None
+    return row
+
+
+def _read_time(value: object) -> datetime | None:
+    """A stored timestamp as UTC: a datetime (PostgreSQL), or ISO-8601 text (SQLite); else None."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        return None
+
+
+def _is_utf8(value: str | bytes) -> bool:
+    try:
+        value.decode("utf-8") if isinstance(value, bytes) else value.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
+def _as_text(value: object) -> str:
+    """A stored value as text; bytes that are not UTF-8 keep U+FFFD where they break."""
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
     """Turn an extract into bronze rows for channel ``web_forms``: one row per table row.
 
     ``location`` names where the extract was stored (``source_location`` is
-    ``"<location> row id=<id>"``). A row without an id cannot be traced back, so it carries a
-    parse_error; every other check (an empty message, an unknown status) is the cleaned layer's.
+    ``"<location> row id=<id>"``). A row without an id cannot be traced back, and one whose text is
+    not UTF-8 or whose updated_at is unreadable was not stored as the table says: they carry a
+    parse_error. An unreadable submitted_at is kept as stored (``event_time_text``), for the cleaned
+    layer to quarantine as a time it cannot read; every other check (an empty message, an unknown
+    status) is the cleaned layer's too.
     """
     rows: list[dict] = []
     for index, form in enumerate(_with_utc_timestamps(extract).iter_rows(named=True)):
         form_id = form.get("id")
         submitted_at, updated_at = form.get("submitted_at"), form.get("updated_at")
+        unreadable = json.loads(form.pop(UNREADABLE, None) or "{}")
+        errors = ["row has no id"] if form_id is None else []
+        if "updated_at" in unreadable:
+            errors.append(f"updated_at is not a timestamp: {unreadable['updated_at']!r}")
+        errors += [f"{name} is {problem}" for name, problem in unreadable.items() if name not in TIMESTAMP_COLUMNS]
+        if unreadable:
+            form[UNREADABLE] = unreadable  # in raw, next to the values as read
         rows.append(
             {
                 "record_id": None if form_id is None else str(form_id),
@@ -135,8 +217,8 @@ def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
                 ),
                 "received_at": updated_at,
                 "raw": json.dumps(form, default=_json_value, ensure_ascii=False),
-                "parse_error": "row has no id" if form_id is None else None,
-                "event_time_text": _iso(submitted_at),
+                "parse_error": "; ".join(errors) or None,
+                "event_time_text": _iso(submitted_at) if submitted_at is not None else unreadable.get("submitted_at"),
                 "event_time_zone": "UTC",
                 "text": form.get("message"),
                 "author_name": form.get("full_name"),

@@ -11,7 +11,7 @@ from complaints_platform.defs.resources import CleaningResource, LakeResource, P
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.cleaning import CleanedDay, clean_complaints
-from complaints_platform.lib.near_duplicates import WINDOW
+from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS
 from complaints_platform.lib.quality import (
     VOLUME_HISTORY_DAYS,
     VOLUME_MIN_HISTORY,
@@ -294,20 +294,19 @@ def _received_by_channel(day: str, *frames: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _prior_days(root, day: str, in_this_run: dict[str, CleanedDay]) -> pl.DataFrame:
-    """Cleaned complaints of the days before ``day`` within near_duplicates.WINDOW (for copies that
-    arrive a day late): from this run where it cleaned them, else from disk."""
-    start = date.fromisoformat(day)
-    frames = []
-    for n in range(1, WINDOW.days + 1):
-        earlier = (start - timedelta(days=n)).isoformat()
-        if earlier in in_this_run:
-            frames.append(in_this_run[earlier].cleaned)
-        else:
-            path = lakelib.silver_partition_path(root, "complaints_cleaned", earlier)
-            if path.exists():
-                frames.append(pl.read_parquet(path))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=CLEANED_SCHEMA)
+def _prior_days(root, day: str, in_this_run: dict[str, CleanedDay]) -> pl.LazyFrame:
+    """Cleaned complaints received before ``day``, lazily (clean_complaints reads only those of the
+    day's contacts made near the day's complaints): this run's earlier days as cleaned, the rest
+    from disk."""
+    frames = [result.cleaned.lazy() for earlier, result in in_this_run.items() if earlier < day]
+    folder = root / "silver" / "complaints_cleaned"
+    for path in sorted(folder.glob("date=*/part.parquet")) if folder.exists() else []:
+        earlier = path.parent.name.removeprefix("date=")
+        if earlier < day and earlier not in in_this_run:
+            frames.append(pl.scan_parquet(path).select(*COMPLAINT_COLUMNS))
+    if not frames:
+        return pl.LazyFrame(schema={c: CLEANED_SCHEMA[c] for c in COMPLAINT_COLUMNS})
+    return pl.concat([f.select(*COMPLAINT_COLUMNS) for f in frames], how="vertical_relaxed")
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
