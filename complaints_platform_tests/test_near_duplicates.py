@@ -3,15 +3,22 @@ below it; decisions recorded, honoured and re-run; measured on planted duplicate
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
+import numpy as np
 import polars as pl
 import pytest
+from rapidfuzz import fuzz
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from complaints_platform.lib.bronze import to_bronze
 from complaints_platform.lib.cleaning import clean_complaints, complaint_id
-from complaints_platform.lib.near_duplicates import MAX_EARLIER, MERGE_AT, REVIEW_AT, Thresholds, find_pairs, resolve
+from complaints_platform.lib.near_duplicates import (
+    MAX_EARLIER, MERGE_AT, PAIR_SCHEMA, earlier_candidates, REVIEW_AT, SHORT_TEXT, WINDOW, Thresholds, find_pairs, normalised_text, resolve,
+    similarity,
+)
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.review import ReviewError, current_decisions, record_decision
 from complaints_platform.lib import lake
@@ -112,6 +119,40 @@ def test_a_chain_of_copies_ends_at_the_first(masker):
     assert set(day.duplicates["duplicate_of"]) == {first} and day.duplicates.height == 2
 
 
+def test_two_complaints_pointing_at_each_other_keep_the_one_made_first():
+    """X (made first, received again today as an update) and Y (its copy, received in between) are
+    each the other's earlier received record: one link survives, to X, and resolving never fails."""
+    x_at, y_at = T0, T0 + timedelta(minutes=30)
+    base = {"similarity": 1.0, "channel": "web_forms", "candidate_channel": "sms", "text_masked": "t",
+            "candidate_text_masked": "t", "received_date": T0.date(), "identical": True}
+    pairs = pl.DataFrame(
+        [
+            {**base, "complaint_id": "Y", "candidate_of": "X", "event_at": y_at, "candidate_event_at": x_at},
+            {**base, "complaint_id": "X", "candidate_of": "Y", "event_at": x_at, "candidate_event_at": y_at},
+        ],
+        schema={**PAIR_SCHEMA, "identical": pl.Boolean},
+    )
+    links = resolve(pairs).links
+    assert links.select("complaint_id", "duplicate_of").rows() == [("Y", "X")]
+
+
+def test_a_copy_delivered_days_late_meets_its_original_by_event_time():
+    """Earlier complaints are chosen by when they were made, not received: a post made the same
+    hour as an SMS but delivered twelve days later is compared with it; others are not read."""
+    made = T0
+    def row(cid, contact, event_at, received_at):
+        return {"complaint_id": cid, "channel": "sms", "contact_token": contact, "text_masked": "no signal",
+                "received_at": received_at, "event_at": event_at}
+    prior = pl.DataFrame([
+        row("sms-1", "<PHONE:a>", made, made),
+        row("sms-other-contact", "<PHONE:b>", made, made),
+        row("sms-too-early", "<PHONE:a>", made - WINDOW - timedelta(hours=1), made - WINDOW),
+    ])
+    late = pl.DataFrame([row("social-1", "<PHONE:a>", made + timedelta(hours=1), made + timedelta(days=12))])
+    found = earlier_candidates(prior.lazy(), late)
+    assert found["complaint_id"].to_list() == ["sms-1"]
+
+
 GREY = ("my internet keeps dropping every evening, can someone look at the line please",
         "the broadband keeps cutting out every evening, can someone check the line")
 
@@ -149,6 +190,76 @@ def test_one_very_active_contact_is_compared_with_a_bounded_number_of_earlier_co
     expected = sum(min(i, MAX_EARLIER) for i in range(n))
     assert pairs.height == expected
     assert pairs.group_by("complaint_id").len()["len"].max() == MAX_EARLIER
+
+
+def _normalised(texts: list[str]) -> pl.Series:
+    return pl.DataFrame({"t": texts}).select(normalised_text("t")).to_series()
+
+
+def _sklearn_similarity(earlier: list[str], later: list[str], corpus: list[str]) -> np.ndarray:
+    """The similarity as first written: sklearn's vectoriser over every text, rapidfuzz pair by pair."""
+    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32).fit(corpus)
+    cosine = np.asarray(vectoriser.transform(earlier).multiply(vectoriser.transform(later)).sum(axis=1)).ravel()
+    align = [fuzz.ratio(a, b) if min(len(a), len(b)) < SHORT_TEXT else fuzz.partial_ratio(a, b) for a, b in zip(earlier, later)]
+    # rapidfuzz's cpdist, which the platform calls, gives float32 scores.
+    return (np.array(align, dtype=np.float32).astype(np.float64) / 100 + np.clip(cosine.astype(np.float64), 0, 1)) / 2
+
+
+def test_similarity_is_sklearn_tfidf_and_rapidfuzz_to_the_bit():
+    # Words of 1-6 characters (char_wb pads them: " a " has one 3-gram and no 4-gram), accents,
+    # other scripts, masked tokens, an empty text, n-grams the corpus never saw, repeated texts.
+    texts = _normalised([
+        "I was charged twice for October!!", "charged twice 4 october, want a refund", "a b cd efg hijk",
+        "Ça coûte trop cher, facture érronée", "信号 没有 since Monday", "call <PHONE:ab12cd> back please", "!!!",
+        "zzzq xxyv never seen", "my internet keeps dropping every evening", "my internet keeps dropping every evening",
+    ])
+    corpus = pl.concat([texts.head(8), texts.head(3), _normalised(planted_set(customers=30, seed=2).records["text_masked"].to_list())])
+    earlier, later = texts.gather([0, 2, 3, 4, 5, 6, 7, 8, 1]), texts.gather([1, 2, 4, 3, 8, 6, 0, 9, 5])
+    got = similarity(earlier, later, corpus).to_numpy()
+    expected = _sklearn_similarity(earlier.to_list(), later.to_list(), corpus.to_list())
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert got[0] > 0.5 and got[1] == 1.0  # a pair that shares words; a text with itself
+
+
+def test_pairs_are_every_new_record_with_its_earlier_ones_of_one_contact_within_the_window():
+    """Against the rule written out record by record, on a day with many one-complaint contacts,
+    earlier days' complaints, a record updated on a later day, and excluded contacts."""
+    rng = random.Random(4)
+    rows = []
+    for n in range(300):
+        contact = f"<X:{rng.randrange(120):010d}>" if rng.random() < 0.9 else None
+        at = T0 + timedelta(minutes=rng.randrange(4 * 24 * 60))
+        rows.append({"complaint_id": f"c{n:03d}", "channel": "sms", "contact_token": contact, "text_masked": f"text {n % 40}",
+                     "received_at": at + timedelta(minutes=1), "event_at": at, "is_new": rng.random() < 0.6})
+    rows.append(rows[0] | {"is_new": True, "text_masked": "text 0 updated", "received_at": rows[0]["received_at"] + timedelta(days=1)})
+    frame = pl.DataFrame(rows, schema_overrides={"received_at": pl.Datetime("us", "UTC"), "event_at": pl.Datetime("us", "UTC")})
+    excluded = {rows[1]["contact_token"]} - {None}
+
+    expected = set()
+    by_contact: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["received_at"], r["complaint_id"])):
+        if row["contact_token"] is not None and row["contact_token"] not in excluded:
+            by_contact.setdefault(row["contact_token"], []).append(row)
+    for complaints in by_contact.values():
+        for i, later in enumerate(complaints):
+            for earlier in complaints[max(0, i - MAX_EARLIER):i]:
+                if later["is_new"] and earlier["complaint_id"] != later["complaint_id"] and abs(later["event_at"] - earlier["event_at"]) <= WINDOW:
+                    expected.add((later["complaint_id"], earlier["complaint_id"]))
+
+    pairs = find_pairs(frame, excluded)
+    assert len(expected) > 50
+    assert pairs.height == len(expected) and set(pairs.select("complaint_id", "candidate_of").rows()) == expected
+    assert pairs.filter(pl.col("identical")).select((pl.col("text_masked") == pl.col("candidate_text_masked")).all()).item()
+
+
+def test_a_day_without_pairs_gives_the_empty_pair_frame():
+    frame = pl.DataFrame({
+        "complaint_id": ["a", "b"], "channel": ["sms", "sms"], "contact_token": ["<X:1>", "<X:2>"], "text_masked": ["x", "x"],
+        "received_at": [T0, T0], "event_at": [T0, T0], "is_new": [True, True],
+    })
+    pairs = find_pairs(frame)
+    assert pairs.height == 0 and "similarity" in pairs.columns
+    assert resolve(pairs).links.height == 0
 
 
 def test_merge_precision_and_recall_on_planted_duplicates():

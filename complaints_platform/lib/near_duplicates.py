@@ -31,8 +31,9 @@ from datetime import timedelta
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 from rapidfuzz import fuzz, process
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfTransformer
 
 MERGE_AT = 0.75
 REVIEW_AT = 0.50
@@ -40,6 +41,7 @@ WINDOW = timedelta(hours=48)
 MAX_EARLIER = 20
 SHORT_TEXT = 25
 IDF_SAMPLE = 20_000
+NGRAMS = (3, 4, 5)  # character n-gram lengths of the TF-IDF cosine
 
 ACCEPT, REJECT = "accept", "reject"
 
@@ -93,9 +95,9 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = 
       complaint wrapped in another channel's register still matches itself, typos and all (short
       texts are compared whole, ``ratio``: a partial match of "help" says nothing);
     - cosine of character 3-5-gram TF-IDF vectors, with document frequencies from ``corpus`` (the
-      batch's texts): n-grams every web form or agent note shares ("I have been a customer for
-      years", "cust adv") weigh little, so two different complaints in the same boilerplate score
-      low where the alignment alone would score them high.
+      batch's texts, ``IDF_SAMPLE`` of them at most): n-grams every web form or agent note shares
+      ("I have been a customer for years", "cust adv") weigh little, so two different complaints in
+      the same boilerplate score low where the alignment alone would score them high.
     """
     if not earlier.len():
         return pl.Series("similarity", [], dtype=pl.Float64)
@@ -103,23 +105,94 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = 
     partial = pl.Series(process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1), dtype=pl.Float64) / 100
     whole = pl.Series(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=pl.Float64) / 100
     short = pl.select(pl.min_horizontal(earlier.str.len_chars(), later.str.len_chars()) < SHORT_TEXT).to_series()
-    corpus = corpus if corpus is not None else pl.concat([earlier, later])
-    if corpus.len() > IDF_SAMPLE:  # document frequencies from a sample are as good, and cheaper
-        corpus = corpus.sample(IDF_SAMPLE, seed=0)
-    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32)
-    vectoriser.fit(corpus.to_list())
-    # Each text is vectorised once, however many pairs it is in.
-    texts = pl.concat([earlier, later]).unique(maintain_order=True)
-    position = {text: i for i, text in enumerate(texts.to_list())}
-    vectors = vectoriser.transform(texts.to_list())
-    rows_a = vectors[[position[t] for t in a]]
-    rows_b = vectors[[position[t] for t in b]]
-    cosine = np.asarray(rows_a.multiply(rows_b).sum(axis=1)).ravel()
+    corpus = _idf_sample(corpus if corpus is not None else pl.concat([earlier, later]))
+    cosine = _tfidf_cosine(earlier, later, corpus)
     frame = pl.DataFrame({"partial": partial, "whole": whole, "short": short, "cosine": pl.Series(cosine, dtype=pl.Float64)})
     return frame.select(
         ((pl.when(pl.col("short")).then(pl.col("whole")).otherwise(pl.col("partial")) + pl.col("cosine").clip(0, 1)) / 2)
         .alias("similarity")
     ).to_series()
+
+
+def _idf_sample(corpus: pl.Series) -> pl.Series:
+    """Document frequencies from a sample are as good, and the fit's cost stays bounded."""
+    return corpus.sample(IDF_SAMPLE, seed=0) if corpus.len() > IDF_SAMPLE else corpus
+
+
+def _tfidf_cosine(earlier: pl.Series, later: pl.Series, corpus: pl.Series) -> np.ndarray:
+    """Cosine of the TF-IDF vectors of each pair, as sklearn's ``TfidfVectorizer(analyzer="char_wb",
+    ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32)`` fitted on ``corpus`` gives it.
+
+    sklearn counts n-grams in a Python loop per text (about 8,000 texts/s on the development machine); here the counts are
+    built from the distinct words instead (a char_wb n-gram never crosses a word): each distinct
+    word's n-grams once, then texts x words @ words x n-grams. Only the distinct texts of the pairs
+    are vectorised; sklearn's own TfidfTransformer weighs and normalises the counts, so the vectors
+    are sklearn's to the bit."""
+    texts = pl.concat([earlier, later]).fill_null("").unique().rename("text")
+    corpus_words, text_words = _word_counts(corpus.fill_null("")), _word_counts(texts)
+    words = (
+        pl.concat([corpus_words.select("word", in_corpus=pl.lit(True)), text_words.select("word", in_corpus=pl.lit(False))])
+        .group_by("word")
+        .agg(pl.col("in_corpus").any())
+        .with_row_index("w")
+    )
+    grams = _word_ngrams(words)
+    # sklearn's vocabulary: the corpus's n-grams in string order (polars sorts by code point, as Python).
+    vocabulary = grams.filter("in_corpus").select(pl.col("gram").unique().sort()).with_row_index("f")
+    if not vocabulary.height:
+        return np.zeros(earlier.len())
+    gram_counts = grams.join(vocabulary, on="gram")  # n-grams unseen in the corpus are ignored, as by sklearn
+    word_grams = _csr(gram_counts["w"], gram_counts["f"], gram_counts["count"], (words.height, vocabulary.height))
+
+    def counts(word_counts: pl.DataFrame, documents: int) -> sp.csr_matrix:
+        keyed = word_counts.join(words.select("word", "w"), on="word")
+        matrix = _csr(keyed["doc"], keyed["w"], keyed["count"], (documents, words.height)) @ word_grams
+        matrix.sort_indices()  # canonical CSR, as CountVectorizer leaves it
+        return matrix
+
+    transformer = TfidfTransformer(sublinear_tf=True).fit(counts(corpus_words, corpus.len()))
+    vectors = transformer.transform(counts(text_words, texts.len()), copy=False)
+    position = texts.to_frame().with_row_index("i")
+    rows = [
+        pl.DataFrame({"text": side.fill_null("")}).join(position, on="text", how="left", maintain_order="left")["i"].to_numpy()
+        for side in (earlier, later)
+    ]
+    return np.asarray(vectors[rows[0]].multiply(vectors[rows[1]]).sum(axis=1)).ravel()
+
+
+def _word_counts(texts: pl.Series) -> pl.DataFrame:
+    """doc (position in ``texts``), word, count: the words of normalised texts (single spaces,
+    lower case; sklearn lower-cases too)."""
+    return (
+        texts.to_frame("text")
+        .with_row_index("doc")
+        .select("doc", pl.col("text").str.to_lowercase().str.split(" ").alias("word"))
+        .explode("word")
+        .filter(pl.col("word") != "")
+        .group_by("doc", "word")
+        .agg(pl.len().cast(pl.Float32).alias("count"))
+    )
+
+
+def _word_ngrams(words: pl.DataFrame) -> pl.DataFrame:
+    """w, in_corpus, gram, count: sklearn's char_wb n-grams of each word, every substring of 3 to 5
+    characters of the word padded with one space on each side (a padded word shorter than n has
+    none of length n)."""
+    padded = words.select("w", "in_corpus", pl.concat_str(pl.lit(" "), "word", pl.lit(" ")).alias("padded")).with_columns(
+        pl.col("padded").str.len_chars().alias("length")
+    )
+    grams = [
+        padded.filter(pl.col("length") >= n)
+        .with_columns(pl.int_ranges(0, pl.col("length") - n + 1).alias("offset"))
+        .explode("offset")
+        .select("w", "in_corpus", pl.col("padded").str.slice("offset", n).alias("gram"))
+        for n in NGRAMS
+    ]
+    return pl.concat(grams).group_by("w", "in_corpus", "gram").agg(pl.len().cast(pl.Float32).alias("count"))
+
+
+def _csr(rows: pl.Series, columns: pl.Series, values: pl.Series, shape: tuple[int, int]) -> sp.csr_matrix:
+    return sp.csr_matrix((values.to_numpy(), (rows.to_numpy(), columns.to_numpy())), shape=shape, dtype=np.float32)
 
 
 def find_pairs(complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[str] = frozenset()) -> pl.DataFrame:
@@ -128,27 +201,45 @@ def find_pairs(complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[
     ``complaints`` has COMPLAINT_COLUMNS plus ``is_new`` (False for complaints of earlier days,
     which can only be the earlier side of a pair). ``exclude_contacts``: tokens that are not
     customers (the brand's own accounts, whose replies repeat by design)."""
-    ordered = (
-        complaints.filter(pl.col("contact_token").is_not_null() & ~pl.col("contact_token").is_in(list(exclude_contacts)))
-        .with_columns(normalised_text("text_masked").alias("norm"))
-        .sort(["contact_token", "received_at", "complaint_id"])
+    order = ["contact_token", "received_at", "complaint_id"]
+    customers = complaints.filter(
+        pl.col("contact_token").is_not_null() & ~pl.col("contact_token").is_in(list(exclude_contacts))
     )
-    shifted = []
-    for k in range(1, MAX_EARLIER + 1):
-        earlier = [pl.col(c).shift(k).over("contact_token").alias(f"e_{c}") for c in (*COMPLAINT_COLUMNS, "norm")]
-        pairs = ordered.with_columns(earlier).filter(
-            pl.col("is_new")
-            & pl.col("e_complaint_id").is_not_null()
-            & (pl.col("e_complaint_id") != pl.col("complaint_id"))  # a record updated on a later day
-            & ((pl.col("event_at") - pl.col("e_event_at")).abs() <= WINDOW)
-        )
-        if not pairs.height:
-            break  # no contact has k earlier complaints in reach: none has more
-        shifted.append(pairs)
-    if not shifted:
+    # Most contacts send one complaint: only a contact with more than one, one of them new, can
+    # have a pair.
+    blocked = (
+        customers.select(*COMPLAINT_COLUMNS, "is_new")
+        .filter((pl.len().over("contact_token") > 1) & pl.col("is_new").any().over("contact_token"))
+        .sort(order)
+        .with_columns(normalised_text("text_masked").alias("norm"))
+    )
+    # Each record with the k-th earlier record of its contact, k = 1 .. MAX_EARLIER.
+    lags = (
+        blocked.select(pl.int_range(pl.len()).alias("row"), pl.int_range(pl.len()).over("contact_token").alias("rank"))
+        .filter(pl.col("rank") > 0)
+        .select("row", pl.int_ranges(1, pl.min_horizontal("rank", MAX_EARLIER) + 1).alias("k"))
+        .explode("k")
+    )
+    earlier = blocked.gather(lags["row"] - lags["k"]).select(pl.all().name.prefix("e_"))
+    pairs = pl.concat([lags, blocked.gather(lags["row"]), earlier], how="horizontal").filter(
+        pl.col("is_new")
+        & (pl.col("e_complaint_id") != pl.col("complaint_id"))  # a record updated on a later day
+        & ((pl.col("event_at") - pl.col("e_event_at")).abs() <= WINDOW)
+    )
+    # Pairs stop at the first k at which no contact has one in reach (then none usually has one
+    # further back; in a small batch received out of event order one could, but the decisions stay
+    # as they were), ordered by k, then the later record's place.
+    reached = set(pairs.get_column("k").unique().to_list())
+    first_unreached = next(k for k in range(1, MAX_EARLIER + 2) if k not in reached)
+    pairs = pairs.filter(pl.col("k") < first_unreached).sort("k", "row")
+    if not pairs.height:
         return pl.DataFrame(schema={**PAIR_SCHEMA, "identical": pl.Boolean})
-    pairs = pl.concat(shifted)
-    scores = similarity(pairs.get_column("e_norm"), pairs.get_column("norm"), ordered.get_column("norm"))
+    # Document frequencies from all the batch's texts (the sample, if drawn, in the order above).
+    texts = customers.get_column("text_masked")
+    if texts.len() > IDF_SAMPLE:
+        texts = _idf_sample(customers.select(pl.col("text_masked").sort_by(order)).to_series())
+    corpus = texts.to_frame().select(normalised_text("text_masked")).to_series()
+    scores = similarity(pairs.get_column("e_norm"), pairs.get_column("norm"), corpus)
     return pairs.select(
         "complaint_id",
         pl.col("e_complaint_id").alias("candidate_of"),
@@ -168,6 +259,25 @@ def find_pairs(complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[
 class Resolution:
     links: pl.DataFrame  # complaint_id, duplicate_of (the complaint finally kept), similarity, rule
     review: pl.DataFrame  # REVIEW_SCHEMA: pairs in the grey band nobody has decided yet
+
+
+def earlier_candidates(prior: pl.DataFrame | pl.LazyFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """The complaints received earlier that a new one may repeat: those of the new complaints'
+    contacts made within ``WINDOW`` of them (by event time, so a copy delivered days late still
+    meets its original). On a LazyFrame over Parquet only the matching row groups are read."""
+    contacts = new.get_column("contact_token").drop_nulls().unique()
+    if not contacts.len():
+        return pl.DataFrame(schema={c: new.schema[c] for c in COMPLAINT_COLUMNS})
+    first, last = new.get_column("event_at").min(), new.get_column("event_at").max()
+    return (
+        prior.lazy()
+        .select(*COMPLAINT_COLUMNS)
+        .filter(
+            pl.col("event_at").is_between(first - WINDOW, last + WINDOW)
+            & pl.col("contact_token").is_in(contacts.implode())
+        )
+        .collect()
+    )
 
 
 def resolve(pairs: pl.DataFrame, decisions: pl.DataFrame | None = None, thresholds: Thresholds = Thresholds()) -> Resolution:
@@ -194,9 +304,9 @@ def resolve(pairs: pl.DataFrame, decisions: pl.DataFrame | None = None, threshol
         .sort(["complaint_id", "similarity", "candidate_event_at"], descending=[False, True, False])
         .group_by("complaint_id", maintain_order=True)
         .first()
-        .select("complaint_id", pl.col("candidate_of").alias("duplicate_of"), "similarity", "rule")
+        .select("complaint_id", pl.col("candidate_of").alias("duplicate_of"), "similarity", "rule", "event_at", "candidate_event_at")
     )
-    links = _to_roots(best)
+    links = _to_roots(_without_mutual_links(best).drop("event_at", "candidate_event_at"))
     removed = links.get_column("complaint_id")
     review = (
         decided.filter(
@@ -215,6 +325,22 @@ def resolve(pairs: pl.DataFrame, decisions: pl.DataFrame | None = None, threshol
         .sort(["received_date", "similarity"], descending=[False, True])
     )
     return Resolution(links=links, review=review)
+
+
+def _without_mutual_links(links: pl.DataFrame) -> pl.DataFrame:
+    """Where two complaints each point at the other, keep only the link to the earlier made one.
+
+    A link points at an earlier received record, but a record received again (a form updated, a
+    call re-exported) is compared as received now: its copy that arrived in between then points at
+    it and it at its copy. The complaint made first is the one kept (ties: the smaller id)."""
+    reverse = links.select(
+        pl.col("duplicate_of").alias("complaint_id"), pl.col("complaint_id").alias("duplicate_of"), pl.lit(True).alias("__mutual")
+    )
+    flagged = links.join(reverse, on=["complaint_id", "duplicate_of"], how="left")
+    points_later = (pl.col("candidate_event_at") > pl.col("event_at")) | (
+        (pl.col("candidate_event_at") == pl.col("event_at")) & (pl.col("duplicate_of") > pl.col("complaint_id"))
+    )
+    return flagged.filter(~(pl.col("__mutual").fill_null(False) & points_later)).drop("__mutual")
 
 
 def _to_roots(links: pl.DataFrame) -> pl.DataFrame:
