@@ -312,3 +312,11 @@ def test_a_raw_record_has_its_own_fields_masked_even_where_no_pattern_could_find
     masked = masker.mask_record(raw, {"NAME": "Ana Núñez", "EMAIL": "ana@example.com", "PHONE": None})
     assert "Núñez" not in masked and "núñez" not in masked and "ana@example.com" not in masked
     assert masked.count(masker.token("NAME", "Ana Núñez")) == 2
+
+
+def test_an_iban_shaped_run_with_non_ascii_letters_is_left_alone_not_a_crash():
+    # Matched case-insensitively, 'İ' (and the Kelvin sign) fit the IBAN pattern but have no base-36 value.
+    masker = PiiMasker("test-key")
+    text = "iban İS12 ABCD EFGH IJKL and \u212aW12 ABCD EFGH IJKL"
+    assert masker.mask_text(text) == text
+    assert find_unmasked_pii(text) == []

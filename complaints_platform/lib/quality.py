@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pandera.polars as pa
 import polars as pl
 
-from complaints_platform.lib.pii import find_unmasked_pii
+from complaints_platform.lib.pii import find_unmasked_pii_expr
 from complaints_platform.lib.silver import CATEGORIES, CATEGORY_PATHS, CHANNEL_NAMES, CLOCK_SKEW, EARLIEST_EVENT
 
 _UTC = pl.Datetime("us", "UTC")
@@ -140,9 +140,7 @@ def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFr
     for column in text_columns:
         hits = frame.select(
             pl.col(column),
-            pl.col(column)
-            .map_elements(lambda t: ",".join(find_unmasked_pii(t)), return_dtype=pl.String, skip_nulls=True)
-            .alias("kinds"),
+            find_unmasked_pii_expr(column).list.join(",").alias("kinds"),
         ).filter(pl.col("kinds").is_not_null() & (pl.col("kinds") != ""))
         found.append(hits.select(pl.lit(column).alias("column"), "kinds"))
     return pl.concat(found) if found else pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})
