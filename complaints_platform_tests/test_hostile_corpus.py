@@ -17,9 +17,7 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sqlite3
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,7 +30,6 @@ import dagster as dg
 import httpx
 import polars as pl
 import pytest
-import uvicorn
 
 from complaints_platform.definitions import build_definitions
 from complaints_platform.lib import lake
@@ -44,6 +41,7 @@ from complaints_platform.runtime import run_assets
 from complaints_platform.simulate.sms_provider import create_app as sms_provider_app
 from complaints_platform.simulate.sms_provider import load_messages
 from complaints_platform.webhook.app import create_app as webhook_app
+from complaints_platform.simulate.servers import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -60,22 +58,8 @@ def load_manifest() -> list[dict]:
 @contextmanager
 def served(app) -> Iterator[str]:
     """An ASGI app on a free loopback port, served by uvicorn in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def _utc(text: str) -> datetime:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import polars as pl
 import pytest
-import uvicorn
 
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.sms import (
@@ -22,6 +18,7 @@ from complaints_platform.lib.sms import (
     parse_sms_pages,
     record_hash,
 )
+from complaints_platform.simulate.servers import serve_in_thread
 from complaints_platform.simulate.sms_provider import (
     create_app,
     decode_cursor,
@@ -98,27 +95,8 @@ IN_WINDOW_IDS = [
 @pytest.fixture(scope="module")
 def sms_api() -> Iterator[str]:
     """The simulator on a free loopback port, served by uvicorn in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(MESSAGES, TOKEN), log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the SMS simulator did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(create_app(MESSAGES, TOKEN)) as url:
+        yield url
 
 
 @pytest.fixture

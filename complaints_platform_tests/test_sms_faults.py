@@ -4,8 +4,6 @@ bounded budget with a clear failure, and a window that resumes from its checkpoi
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +14,6 @@ import dagster as dg
 import httpx
 import polars as pl
 import pytest
-import uvicorn
 
 from complaints_platform.defs.resources import LakeResource, SmsApiResource, resources_from_settings
 from complaints_platform.defs.sources.sms import sms_raw
@@ -33,7 +30,7 @@ from complaints_platform.lib.sms import (
     pull_sms_window,
     retry_after_seconds,
 )
-from complaints_platform.simulate.servers import cli_server, free_port
+from complaints_platform.simulate.servers import cli_server, free_port, serve_in_thread
 from complaints_platform.simulate.sms_provider import (
     Fault,
     FaultPlan,
@@ -74,25 +71,8 @@ W1_IDS = [m["id"] for m in W1_MESSAGES]
 @contextmanager
 def running(app) -> Iterator[str]:
     """The app on a free loopback port, served by a real uvicorn in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the SMS simulator did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(app, log_level="critical") as url:
+        yield url
 
 
 @contextmanager

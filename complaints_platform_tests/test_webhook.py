@@ -6,10 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import stat
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,11 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from standardwebhooks.webhooks import Webhook
 
 from complaints_platform.lib.social_media import parse_social_media_landing, receipt_window, window_dir
 from complaints_platform.webhook.app import create_app
+from complaints_platform.simulate.servers import serve_in_thread
 
 pytestmark = pytest.mark.integration
 
@@ -92,33 +89,11 @@ def signature_headers(
     }
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextmanager
 def running_receiver(landing_root: Path, **app_options: int) -> Iterator[Receiver]:
     """The receiver served by uvicorn in a background thread on a free loopback port."""
-    app = create_app(landing_root, SECRET, **app_options)
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        with httpx.Client(timeout=10) as client:
-            yield Receiver(f"http://127.0.0.1:{port}", landing_root, client)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(create_app(landing_root, SECRET, **app_options)) as url, httpx.Client(timeout=10) as client:
+        yield Receiver(url, landing_root, client)
 
 
 @pytest.fixture
