@@ -70,7 +70,6 @@ SILVER_ASSETS = [*CLEANED_LAYER, "complaints_categorised"]
 PII_KEY = "benchmark-pii-key-0123456789abcdef0123456789abcdef"
 SMS_TOKEN = "benchmark-sms-token"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"benchmark-webhook-secret-24b").decode()
-IN_PROCESS = json.dumps({"execution": {"config": {"in_process": {}}}})
 TARGETS = {  # issue 5, on this 2-core machine
     "e2e_seconds": {1_000_000: 60, 10_000_000: 600},
     "peak_rss_gib": {1_000_000: 2.0, 10_000_000: 4.0},
@@ -349,13 +348,12 @@ class Bench:
             cmd += ["--partition", partition]
         if partition_range:
             cmd += ["--partition-range", f"{partition_range[0]}...{partition_range[1]}"]
-        if (executor or self.args.executor) == "in_process":
-            cmd += ["--config-json", IN_PROCESS]
         if profile is not None:
             profile.parent.mkdir(parents=True, exist_ok=True)
             cmd = [str(VENV_BIN / "py-spy"), "record", "--subprocesses", "--format", "raw", "--rate",
                    str(self.args.profile_rate), *(["--idle"] if self.args.profile_idle else []), "-o", str(profile), "--", *cmd]
-        measured = run_measured(cmd, self.env(lake), self.logs / f"{label}.log")
+        env = self.env(lake) | {"COMPLAINTS_EXECUTOR": executor or self.args.executor}
+        measured = run_measured(cmd, env, self.logs / f"{label}.log")
         measured.update(run_events(lake / "dagster_home"))
         measured["label"] = label
         if measured.get("steps"):
@@ -405,6 +403,10 @@ class Bench:
               f"mean text length {made.text_chars_mean}", flush=True)
 
     # --- 3. setup ----------------------------------------------------------------------------
+    def customer_days(self) -> tuple[str, str]:
+        """The CRM partitions the runs read: the day's and the next day's (the incremental window)."""
+        return self.day.isoformat(), self.next_day.isoformat()
+
     def setup(self) -> None:
         template = self.root / "template"
         self.prepare_lake(template)
@@ -412,8 +414,7 @@ class Bench:
         print("Setup (not in the end-to-end figure):", flush=True)
         runs = [
             self.materialize(template, "setup-reference-and-model", ["fiscal_calendar", "category_corrections", "category_model"]),
-            self.materialize(template, "setup-customers", ["customers"],
-                             partition_range=(self.day.isoformat(), self.next_day.isoformat())),
+            self.materialize(template, "setup-customers", ["customers"], partition_range=self.customer_days()),
         ]
         if not all(r["ok"] for r in runs):
             raise SystemExit("setup failed; see the logs above")
@@ -1148,8 +1149,9 @@ def main() -> int:
     parser.add_argument("--day", help="the day generated (default: three days ago, UTC)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--customers-ratio", type=float, default=0.5, help="CRM customers per record (default 0.5)")
-    parser.add_argument("--executor", choices=["multiprocess", "in_process"], default="multiprocess",
-                        help="the runs' executor: Dagster's default (a process per step, as the CLI and the daemon run it) or in-process")
+    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process",
+                        help="the runs' executor (COMPLAINTS_EXECUTOR): the platform's default, all steps in the run's process, "
+                             "or Dagster's default, a process per step")
     parser.add_argument("--history-days", type=int, default=90, help="history for the incremental test (vs 1 day)")
     parser.add_argument("--root", help="where the data goes (default /tmp/complaints-pipeline-bench/<scale>)")
     parser.add_argument("--reuse-data", action="store_true", help="keep the generated inputs of an earlier run with the same settings")

@@ -32,6 +32,13 @@ from complaints_platform.lib.settings import Settings
 
 OWNER = "team:complaints-data"
 
+# By default a run executes all its steps in its own one process (COMPLAINTS_EXECUTOR=in_process). Steps
+# are multi-threaded inside (polars, DuckDB, dbt's threads), so on a small machine a process per
+# step (Dagster's default, "multiprocess") buys little parallelism and costs each step a fresh
+# import of these Definitions: at 100k records, 130 s end to end with it, 80 s without
+# (benchmarks/README.md). A deployment that spreads steps over machines adds its executor here.
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
+
 
 def _window(fail: timedelta, warn: timedelta) -> dg.FreshnessPolicy:
     return dg.FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
@@ -102,6 +109,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             warehouse_models,
             analytics_duckdb,
         ],
+        executor=EXECUTORS[settings.executor],
         jobs=automation.JOBS,
         sensors=automation.SENSORS,
         schedules=automation.SCHEDULES,

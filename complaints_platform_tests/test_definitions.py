@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from complaints_platform.definitions import build_definitions
-from complaints_platform.lib.settings import Settings
+from complaints_platform.lib.settings import MissingSetting, Settings
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 
@@ -45,6 +45,17 @@ def test_definitions_load(defs):
     assert {s.name for s in defs.schedules} == {
         "sms_and_web_forms_every_15_minutes", "call_center_every_12_hours", "customers_daily_schedule",
     }
+
+
+def test_runs_execute_in_process_unless_the_deployment_says_otherwise(defs, monkeypatch):
+    jobs = [defs.resolve_implicit_global_asset_job_def(), *defs.resolve_all_job_defs()]
+    assert {job.executor_def.name for job in jobs} == {"in_process"}
+    monkeypatch.setenv("COMPLAINTS_EXECUTOR", "multiprocess")
+    multiprocess = build_definitions(Settings.from_env())
+    assert multiprocess.resolve_job_def("cleaned_layer_refresh").executor_def.name == "multiprocess"
+    monkeypatch.setenv("COMPLAINTS_EXECUTOR", "threads")
+    with pytest.raises(MissingSetting, match="COMPLAINTS_EXECUTOR='threads'"):
+        Settings.from_env()
 
 
 def test_every_asset_has_owner_freshness_group_kinds_description(graph):

@@ -33,7 +33,6 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
-from sklearn.feature_extraction.text import TfidfTransformer
 
 MERGE_AT = 0.75
 REVIEW_AT = 0.50
@@ -128,6 +127,10 @@ def _tfidf_cosine(earlier: pl.Series, later: pl.Series, corpus: pl.Series) -> np
     word's n-grams once, then texts x words @ words x n-grams. Only the distinct texts of the pairs
     are vectorised; sklearn's own TfidfTransformer weighs and normalises the counts, so the vectors
     are sklearn's to the bit."""
+    # Imported here: scikit-learn takes 1.5 s to import, and every Dagster process (each step, the
+    # webserver, the daemon, every sensor tick's code server) imports this module with the Definitions.
+    from sklearn.feature_extraction.text import TfidfTransformer
+
     texts = pl.concat([earlier, later]).fill_null("").unique().rename("text")
     corpus_words, text_words = _word_counts(corpus.fill_null("")), _word_counts(texts)
     words = (

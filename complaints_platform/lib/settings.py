@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_FILE_NAME = "platform.env"
+EXECUTORS = ("in_process", "multiprocess")
 
 
 def _data_dir() -> Path:
@@ -74,6 +75,9 @@ class Settings:
     duplicate_review_at: float = 0.50
     # Case statuses accepted beyond the standard ones (lib/cleaning.py ALLOWED_STATUSES).
     extra_statuses: tuple[str, ...] = ()
+    # How a run executes its steps: "in_process" (all in the run's process) or "multiprocess" (a
+    # process per step, Dagster's default). See definitions.py for why in_process is the default.
+    executor: str = "in_process"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -126,6 +130,7 @@ class Settings:
             duplicate_review_at=float(
                 _lookup("COMPLAINTS_DUPLICATE_REVIEW_AT", file_values, str(cls.duplicate_review_at))
             ),
+            executor=_lookup("COMPLAINTS_EXECUTOR", file_values, cls.executor),
         )
 
     def __post_init__(self) -> None:
@@ -146,6 +151,8 @@ class Settings:
             )
         if not 1 <= self.sms_api_page_size <= 500:
             raise MissingSetting("COMPLAINTS_SMS_API_PAGE_SIZE must be from 1 to 500 (the API's limit)")
+        if self.executor not in EXECUTORS:
+            raise MissingSetting(f"COMPLAINTS_EXECUTOR={self.executor!r} is not one of {', '.join(EXECUTORS)}")
         if not 1 <= self.fiscal_year_start_month <= 12:
             raise MissingSetting("COMPLAINTS_FISCAL_YEAR_START_MONTH must be a month number, 1 to 12")
 

@@ -4,18 +4,23 @@ Logic lives in lib/categories.py (student, routing, cards), lib/category_teacher
 lib/category_rules.py and lib/category_training.py (pool, corrections, promotion gate)."""
 
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 import polars as pl
 
 from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import LakeResource
-from complaints_platform.lib import categories as cat
-from complaints_platform.lib import category_training as training
 from complaints_platform.lib import lake as lakelib
-from complaints_platform.lib.category_corpus import heldout_corpus, training_corpus
-from complaints_platform.lib.category_teacher import Teacher
 from complaints_platform.lib.quality import CATEGORISED_CONTRACT, validate
 from complaints_platform.lib.silver import CLEANED_SCHEMA
+
+if TYPE_CHECKING:
+    from complaints_platform.lib import categories as cat
+
+# The category libraries are imported where they are used: scikit-learn under them takes 1.5 s to
+# import, and every Dagster process (each step, the webserver, the daemon, the code server behind
+# every sensor tick) imports this module with the Definitions.
 
 TRAINING_TEXTS = 12_000
 HELDOUT_TEXTS = 3_000
@@ -33,14 +38,18 @@ def corrections_path(lake: LakeResource):
     return lake.root / "silver" / "category_corrections" / "corrections.parquet"
 
 
-def load_current_model(lake: LakeResource) -> cat.CategoryModel | None:
+def load_current_model(lake: LakeResource) -> "cat.CategoryModel | None":
+    from complaints_platform.lib import categories as cat
+
     pointer = model_root(lake) / CURRENT_POINTER
     return cat.load_model(model_root(lake) / pointer.read_text().strip()) if pointer.exists() else None
 
 
 def read_corrections(lake: LakeResource) -> pl.DataFrame:
+    from complaints_platform.lib.category_training import CORRECTIONS_SCHEMA
+
     path = corrections_path(lake)
-    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=training.CORRECTIONS_SCHEMA)
+    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=CORRECTIONS_SCHEMA)
 
 
 def _silver_frame(lake: LakeResource, asset: str, columns: list[str]) -> pl.DataFrame:
@@ -64,6 +73,8 @@ def _silver_frame(lake: LakeResource, asset: str, columns: list[str]) -> pl.Data
     ),
 )
 def category_corrections(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    from complaints_platform.lib import category_training as training
+
     complaints = _silver_frame(lake, "complaints_cleaned", ["complaint_id", "text_masked"])
     # The model's earlier answer, for the before/after view only (not a dependency: it is downstream).
     categorised = _silver_frame(lake, "complaints_categorised", ["complaint_id", "category"])
@@ -114,6 +125,11 @@ def category_corrections(context: dg.AssetExecutionContext, lake: LakeResource) 
     ),
 )
 def category_model(context: dg.AssetExecutionContext, lake: LakeResource):
+    from complaints_platform.lib import categories as cat
+    from complaints_platform.lib import category_training as training
+    from complaints_platform.lib.category_corpus import heldout_corpus, training_corpus
+    from complaints_platform.lib.category_teacher import Teacher
+
     teacher = Teacher()
     cleaned_texts = _silver_frame(lake, "complaints_cleaned", ["text_masked"]).get_column("text_masked")
     pool = training.sample_pool(cleaned_texts, training.POOL_SAMPLE, SEED)
@@ -193,6 +209,10 @@ def category_model(context: dg.AssetExecutionContext, lake: LakeResource):
     ),
 )
 def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource):
+    from complaints_platform.lib import categories as cat
+    from complaints_platform.lib.category_teacher import Teacher
+    from complaints_platform.lib.category_training import MAX_TEACHER_PER_RUN
+
     model = load_current_model(lake)
     if model is None:
         raise dg.Failure("no category model yet: materialize category_model first")
@@ -202,7 +222,7 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
     for day in lakelib.days_between(window.start, window.end):
         source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
         cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
-        days[day] = cat.categorise(cleaned, model, teacher, training.MAX_TEACHER_PER_RUN, corrections)
+        days[day] = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections)
     everything = pl.concat(days.values())
     contract = validate(CATEGORISED_CONTRACT, everything)
     check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
