@@ -13,7 +13,7 @@ import pytest
 from complaints_platform.cli import main as cli
 from complaints_platform.definitions import build_definitions
 from complaints_platform.defs.categories import model as model_defs
-from complaints_platform.lib import lake
+from complaints_platform.lib import category_corpus, lake
 from complaints_platform.lib.category_corpus import training_corpus
 from complaints_platform.lib.silver import CATEGORIES
 from complaints_platform.lib.settings import Settings
@@ -111,7 +111,8 @@ def test_versions_corrections_and_the_promotion_gate(data_dir, monkeypatch):
             texts, labels = training_corpus(n, seed)
             return texts, [CATEGORIES[(CATEGORIES.index(y) + 1) % len(CATEGORIES)] for y in labels]
 
-        monkeypatch.setattr(model_defs, "training_corpus", rotated_corpus)
+        # The asset imports the corpus module's function when it runs, so patch it there.
+        monkeypatch.setattr(category_corpus, "training_corpus", rotated_corpus)
         result, checks, meta = _run(defs, instance, ["category_model"])
         assert checks == {"candidate_not_worse": False}
         rejected = meta["category_model"]["model_version"].value
