@@ -469,10 +469,7 @@ class Bench:
                 floors.append(self.floor(i))
         self.results["end_to_end"] = {"repeats": repeats, "median": _median_summary(repeats)}
         if floors:
-            good = [f for f in floors if f["returncode"] == 0]
-            self.results["floor"] = {"repeats": floors, "ok_repeats": len(good),
-                                     "median_seconds": median([f["wall_seconds"] for f in good]),
-                                     "median_peak_rss_tree_mib": median([f["peak_rss_tree_mib"] for f in good])}
+            self.results["floor"] = floor_summary(floors)
         self.last_lake = lake
 
     def floor(self, i: int) -> dict:
@@ -656,6 +653,13 @@ class Bench:
 # ==================================================================================================
 # Summaries
 # ==================================================================================================
+
+
+def floor_summary(floors: list[dict]) -> dict:
+    """The floor's repeats and their medians over those that succeeded."""
+    good = [f for f in floors if f["returncode"] == 0]
+    return {"repeats": floors, "ok_repeats": len(good), "median_seconds": median([f["wall_seconds"] for f in good]),
+            "median_peak_rss_tree_mib": median([f["peak_rss_tree_mib"] for f in good])}
 
 
 def _brief(r: dict) -> dict:
@@ -1183,12 +1187,10 @@ def main() -> int:
         args.reuse_data = True
         bench.generate()
         floors = [bench.floor(i) for i in range(args.repeat)]
-        good = [f for f in floors if f["returncode"] == 0]
         results = json.loads(Path(args.merge_into).read_text()) if args.merge_into else bench.results
-        results["floor"] = {"repeats": floors, "ok_repeats": len(good), "median_seconds": median([f["wall_seconds"] for f in good]),
-                            "median_peak_rss_tree_mib": median([f["peak_rss_tree_mib"] for f in good]),
-                            "measured_separately_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+        results["floor"] = floor_summary(floors) | {
+            "measured_separately_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
         results["targets"] = targets_for(bench.records, results)
         out = Path(args.merge_into) if args.merge_into else RESULTS / f"pipeline-{bench.name}-floor-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
         out.write_text(json.dumps(results, indent=2, default=str))

@@ -32,11 +32,12 @@ from complaints_platform.lib.settings import Settings
 
 OWNER = "team:complaints-data"
 
-# By default a run executes all its steps in its own one process (COMPLAINTS_EXECUTOR=in_process). Steps
-# are multi-threaded inside (polars, DuckDB, dbt's threads), so on a small machine a process per
-# step (Dagster's default, "multiprocess") buys little parallelism and costs each step a fresh
-# import of these Definitions: at 100k records, 130 s end to end with it, 80 s without
-# (benchmarks/README.md). A deployment that spreads steps over machines adds its executor here.
+# By default a run executes all its steps in the run's own process (COMPLAINTS_EXECUTOR=in_process).
+# Steps are multi-threaded inside (polars, DuckDB, dbt's threads), so on a small machine a process
+# per step (Dagster's default, "multiprocess") buys little parallelism and costs each step a fresh
+# import of these Definitions: at 100k records, 130 s end to end with it, 80 s without (README,
+# "Benchmarks"). A deployment that spreads steps over machines adds its executor here. The names
+# are lib/settings.py's EXECUTORS.
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 
 
