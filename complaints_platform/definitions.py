@@ -15,13 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from complaints_platform.defs import automation
 from complaints_platform.defs.categories.model import category_corrections, category_model, complaints_categorised
 from complaints_platform.defs.cleaned.complaints import complaints_cleaned
 from complaints_platform.defs.marts.project import dbt_project
-from complaints_platform.defs.marts.warehouse import analytics_duckdb, warehouse_models
+from complaints_platform.defs.marts.warehouse import WarehouseDbtResource, analytics_duckdb, warehouse_models
 from complaints_platform.defs.resources import resources_from_settings
 from complaints_platform.defs.sources.call_center import call_center_raw
 from complaints_platform.defs.sources.reference import customers, fiscal_calendar
@@ -116,7 +115,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=automation.SCHEDULES,
         resources={
             **resources_from_settings(settings),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")),
+            "dbt": WarehouseDbtResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")),
         },
     )
     return defs.map_asset_specs(func=_apply_policy)

@@ -171,6 +171,42 @@ def test_only_texts_under_the_threshold_go_to_the_teacher_least_sure_first(stude
     assert cat.predict_routed(student, [], recording) == ([], pytest.approx(np.zeros(0)), [])
 
 
+def test_a_rerun_reuses_the_teachers_verdicts_and_asks_only_about_new_or_changed_texts(student, heldout):
+    texts = heldout[0][:200]
+    _, confidence = cat.predict_categories(student, texts)
+    unsure = np.flatnonzero(np.asarray(confidence) < student.routing_threshold)
+    assert len(unsure) >= 6
+    first_teacher = _RecordingTeacher()
+    first = cat.categorise(_cleaned(texts), student, first_teacher, max_teacher=len(unsure) - 2)
+    asked_first = set(first_teacher.asked)
+    assert len(asked_first) == len(unsure) - 2
+
+    # The day again, one routed text edited (a web form updated) and one new unsure complaint.
+    edited, added = int(unsure[0]), texts[int(unsure[1])] + " still nothing"
+    again = [*texts, added]
+    again[edited] = texts[edited] + " (updated)"
+    rerun_teacher = _RecordingTeacher()
+    rerun = cat.categorise(_cleaned(again), student, rerun_teacher, max_teacher=len(unsure) - 2, previous=first)
+
+    # Asked: the edited text, the new one if unsure, and the two the first run's cap left out.
+    left_out = {texts[i] for i in unsure} - asked_first
+    assert left_out <= set(rerun_teacher.asked)
+    assert again[edited] in rerun_teacher.asked
+    assert not (set(rerun_teacher.asked) & (asked_first - {texts[edited]}))
+    routed = rerun.filter(pl.col("category_path") == "teacher")
+    assert routed.height >= len(unsure)
+    kept = first.filter(pl.col("category_path") == "teacher").join(
+        rerun, on=["complaint_id", "text_masked"], suffix="_rerun"
+    )
+    assert kept.height == len(asked_first) - 1
+    assert kept["category"].to_list() == kept["category_rerun"].to_list()
+    assert kept["category_confidence"].to_list() == kept["category_confidence_rerun"].to_list()
+
+    # A new model version asks again.
+    other = cat.categorise(_cleaned(texts), student, _RecordingTeacher(), previous=first.with_columns(pl.lit("v-old").alias("model_version")))
+    assert other.filter(pl.col("category_path") == "teacher").height == len(unsure)
+
+
 # --- not a complaint ------------------------------------------------------------------------------
 
 

@@ -84,6 +84,9 @@ def to_bronze(channel: str, rows: list[dict]) -> pl.DataFrame:
     schema = bronze_schema(channel)
     if not rows:
         return empty_bronze(channel)
-    return pl.DataFrame(
-        [{name: valid_text(row.get(name)) for name in schema} for row in rows], schema=schema, orient="row"
-    )
+    # Column by column: building from rows costs polars a dict lookup per cell.
+    columns = {name: [row.get(name) for row in rows] for name in schema}
+    try:
+        return pl.DataFrame(columns, schema=schema)
+    except UnicodeEncodeError:  # a lone surrogate somewhere: replace it, only then
+        return pl.DataFrame({name: [valid_text(v) for v in values] for name, values in columns.items()}, schema=schema)

@@ -420,24 +420,37 @@ PATH_STUDENT, PATH_TEACHER = "student", "teacher"
 
 
 def predict_routed(
-    model: CategoryModel, texts, teacher=None, max_teacher: int | None = None
+    model: CategoryModel, texts, teacher=None, max_teacher: int | None = None, known=None
 ) -> tuple[list[str], np.ndarray, list[str]]:
     """Categories, confidences and the path that decided each text.
 
     The student scores every text; those under ``model.routing_threshold`` go to ``teacher`` (a
     lib/category_teacher.Teacher), least confident first, at most ``max_teacher`` of them (the rest
-    keep the student's answer), so a run's cost is bounded whatever the day's volume."""
+    keep the student's answer), so a run's cost is bounded whatever the day's volume.
+
+    ``known``: the teacher's earlier verdicts on these very texts, as (category or None per text,
+    confidence per text); those are reused, not asked again, and do not count against
+    ``max_teacher``."""
     labels, confidence = _predict_student(model, texts)
     path = np.full(len(labels), PATH_STUDENT, dtype=object)
-    if teacher is not None and len(labels):
-        unsure = np.flatnonzero(confidence < model.routing_threshold)
-        unsure = unsure[np.argsort(confidence[unsure], kind="stable")][:max_teacher]
-        if len(unsure):
-            texts = list(texts)
-            proba = teacher.probabilities([texts[i] for i in unsure])
-            labels[unsure] = proba.argmax(axis=1)
-            confidence[unsure] = proba.max(axis=1)
-            path[unsure] = PATH_TEACHER
+    if teacher is None or not len(labels):
+        return [CATEGORIES[i] for i in labels], confidence, path.tolist()
+    unsure = confidence < model.routing_threshold
+    if known is not None:
+        known_categories, known_confidence = known
+        reused = np.asarray([c is not None for c in known_categories], dtype=bool)
+        labels[reused] = [CATEGORIES.index(c) for c in known_categories if c is not None]
+        confidence[reused] = np.asarray(known_confidence, dtype=np.float64)[reused]
+        path[reused] = PATH_TEACHER
+        unsure &= ~reused
+    unsure = np.flatnonzero(unsure)
+    unsure = unsure[np.argsort(confidence[unsure], kind="stable")][:max_teacher]
+    if len(unsure):
+        texts = list(texts)
+        proba = teacher.probabilities([texts[i] for i in unsure])
+        labels[unsure] = proba.argmax(axis=1)
+        confidence[unsure] = proba.max(axis=1)
+        path[unsure] = PATH_TEACHER
     return [CATEGORIES[i] for i in labels], confidence, path.tolist()
 
 
@@ -551,14 +564,35 @@ def categorise(
     teacher=None,
     max_teacher: int | None = None,
     corrections: pl.DataFrame | None = None,
+    previous: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The cleaned complaints with their category, its confidence, whether it is a complaint at all
     (``other`` is not: replies, marketing, spam, chatter are kept and flagged, never dropped), the
     path that decided it and the model version.
 
     An analyst's correction (``corrections``: complaint_id, category) wins over both paths, with
-    confidence 1 and path ``correction``."""
-    labels, confidence, path = predict_routed(model, cleaned.get_column("text_masked").to_list(), teacher, max_teacher)
+    confidence 1 and path ``correction``.
+
+    ``previous``: this partition as it was last categorised. A day is re-categorised each time one
+    of its windows arrives; the teacher's verdict on a complaint whose text and model version are
+    unchanged is taken from there instead of embedding the text again, so a rerun costs the
+    student's time plus the teacher's on new texts only (and texts past an earlier run's
+    ``max_teacher`` get their turn)."""
+    texts = cleaned.get_column("text_masked")
+    known = None
+    if teacher is not None and previous is not None and previous.height:
+        verdicts = (
+            previous.filter(
+                (pl.col("category_path") == PATH_TEACHER) & (pl.col("model_version") == model.version)
+            )
+            .select("complaint_id", "text_masked", pl.col("category").alias("_known"), pl.col("category_confidence").alias("_known_confidence"))
+            .unique(["complaint_id", "text_masked"], keep="last")
+        )
+        matched = cleaned.select("complaint_id", "text_masked").join(
+            verdicts, on=["complaint_id", "text_masked"], how="left", maintain_order="left"
+        )
+        known = (matched.get_column("_known").to_list(), matched.get_column("_known_confidence").fill_null(0.0).to_numpy())
+    labels, confidence, path = predict_routed(model, texts.to_list(), teacher, max_teacher, known)
     frame = cleaned.with_columns(
         pl.Series("category", labels, dtype=pl.String),
         pl.Series("category_confidence", confidence, dtype=pl.Float64),

@@ -29,10 +29,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 from rapidfuzz import fuzz, process
+
+if TYPE_CHECKING:  # imported where matrices are built: every Dagster process loads this module
+    import scipy.sparse as sp
 
 MERGE_AT = 0.75
 REVIEW_AT = 0.50
@@ -208,6 +212,8 @@ def _word_ngrams(words: pl.DataFrame) -> pl.DataFrame:
 
 
 def _csr(rows: pl.Series, columns: pl.Series, values: pl.Series, shape: tuple[int, int]) -> sp.csr_matrix:
+    import scipy.sparse as sp
+
     return sp.csr_matrix((values.to_numpy(), (rows.to_numpy(), columns.to_numpy())), shape=shape, dtype=np.float32)
 
 

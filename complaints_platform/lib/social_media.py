@@ -9,10 +9,13 @@ the 15-minute UTC window of receipt, which is the event's partition. Replays are
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import polars as pl
 
 from complaints_platform.lib.bronze import empty_bronze, to_bronze
@@ -25,6 +28,11 @@ EVENT_TIME_ZONE = "UTC"  # created_at is ISO-8601; one without an offset is read
 
 # A file written just before midnight can land (get its mtime) just after it; scan one day back.
 _MTIME_SCAN_SLACK = timedelta(days=1)
+# Event files are read by this many threads at once: a cold read waits on the disk, and a disk
+# answers many outstanding reads about as fast as one (measured: 31k cold files in 9.4 s with one
+# reader, 4.6 s with 64, on this machine's virtual disk).
+READ_THREADS = 32
+READ_BATCH = 128  # files per task: a task per file costs more than a warm read
 
 
 def _as_utc(ts: datetime) -> datetime:
@@ -93,11 +101,11 @@ def _windows(
 
 
 def _event_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()
-    )
+    with os.scandir(folder) as entries:
+        names = sorted(
+            e.name for e in entries if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file()
+        )
+    return [folder / name for name in names]
 
 
 def landing_files_for_window(
@@ -179,7 +187,7 @@ def _parse_received_at(value: str, errors: list[str]) -> datetime | None:
 def _parse_body(body: str, row: dict, errors: list[str]) -> None:
     """Fill the post's columns from the request body; note in ``errors`` what is wrong."""
     try:
-        payload = json.loads(body)
+        payload = _loads(body)
     except (ValueError, RecursionError) as exc:
         errors.append(f"body is not valid JSON: {exc}")
         return
@@ -207,24 +215,27 @@ def _parse_body(body: str, row: dict, errors: list[str]) -> None:
         errors.append(f"data.author is {_type_name(author)}, expected object")
 
 
-def _parse_file(path: Path, landing_root: Path) -> dict:
+def _loads(text: str | bytes):
+    """``json.loads``, by orjson where it can: the standard library decides (and words the error)
+    whenever orjson refuses, so what is accepted, and why not, is the standard library's."""
     try:
-        source_location = path.relative_to(landing_root).as_posix()
-    except ValueError:
-        source_location = path.as_posix()
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _parse_file(path: Path, content: bytes | OSError, source_location: str) -> dict:
     row: dict = {
         "record_id": path.stem,
         "source_location": source_location,
         "event_time_zone": EVENT_TIME_ZONE,
     }
     errors: list[str] = []
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        row["parse_error"] = f"envelope unreadable: {exc.strerror or exc}"
+    if isinstance(content, OSError):
+        row["parse_error"] = f"envelope unreadable: {content.strerror or content}"
         return row
     try:
-        envelope = json.loads(content.decode("utf-8"))
+        envelope = _loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         row["raw"] = content.decode("utf-8", errors="replace")
         row["parse_error"] = f"envelope is not valid JSON: {exc}"
@@ -260,8 +271,38 @@ def _with_receipt_time(row: dict, path: Path) -> dict:
     return row
 
 
+def _read(paths: list[Path]) -> list[bytes | OSError]:
+    contents: list[bytes | OSError] = []
+    for path in paths:
+        try:
+            contents.append(path.read_bytes())
+        except OSError as exc:
+            contents.append(exc)
+    return contents
+
+
+def _source_location(path: Path, landing_root: Path, prefixes: dict[Path, str]) -> str:
+    folder = path.parent
+    if folder not in prefixes:
+        try:
+            prefixes[folder] = folder.relative_to(landing_root).as_posix() + "/"
+        except ValueError:
+            prefixes[folder] = folder.as_posix() + "/"
+    return prefixes[folder] + path.name
+
+
 def parse_social_media_landing(files: list[Path], landing_root: Path) -> pl.DataFrame:
     """Bronze rows for landed webhook envelopes: one row per file, bad ones with ``parse_error``."""
     if not files:
         return empty_bronze(CHANNEL)
-    return to_bronze(CHANNEL, [_with_receipt_time(_parse_file(path, landing_root), path) for path in files])
+    batches = [files[i : i + READ_BATCH] for i in range(0, len(files), READ_BATCH)]
+    with ThreadPoolExecutor(READ_THREADS) as readers:
+        contents = [content for batch in readers.map(_read, batches) for content in batch]
+    prefixes: dict[Path, str] = {}
+    return to_bronze(
+        CHANNEL,
+        [
+            _with_receipt_time(_parse_file(path, content, _source_location(path, landing_root, prefixes)), path)
+            for path, content in zip(files, contents)
+        ],
+    )

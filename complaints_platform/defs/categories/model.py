@@ -27,6 +27,8 @@ HELDOUT_TEXTS = 3_000
 SEED = 20261122
 CURRENT_POINTER = "CURRENT"
 CATEGORISED_CHECK = "categorised_contract"
+# What a rerun of a day reads of its last categorisation (the teacher's verdicts are reused).
+REUSED_COLUMNS = ["complaint_id", "text_masked", "category", "category_confidence", "category_path", "model_version"]
 PROMOTION_CHECK = "candidate_not_worse"
 
 
@@ -222,7 +224,9 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
     for day in lakelib.days_between(window.start, window.end):
         source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
         cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
-        days[day] = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections)
+        earlier = lakelib.silver_partition_path(lake.root, "complaints_categorised", day)
+        previous = pl.read_parquet(earlier, columns=REUSED_COLUMNS) if earlier.exists() else None
+        days[day] = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections, previous)
     everything = pl.concat(days.values())
     contract = validate(CATEGORISED_CONTRACT, everything)
     check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
