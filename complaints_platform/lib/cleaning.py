@@ -230,7 +230,10 @@ def clean_complaints(
         ).alias("raw_masked"),
     ).cast(QUARANTINE_SCHEMA)
 
-    good = records.filter(pl.col("__rule").is_null())
+    # What the cleaned rows never need again is dropped before the filter copies them (the raw
+    # payloads alone are a third of a day's bronze).
+    good = records.drop("raw", "parse_error", "event_time_text", "resolved_at_text").filter(pl.col("__rule").is_null())
+    del records
     # Same source record delivered more than once: keep the latest version.
     good = good.sort(["complaint_id", "received_at", "source_location"], descending=[False, True, True])
     same_record = good.with_columns(

@@ -38,6 +38,7 @@ class SmsPullConfig(dg.Config):
 def sms_raw(
     context: dg.AssetExecutionContext, config: SmsPullConfig, lake: LakeResource, sms_api: SmsApiResource
 ) -> dg.MaterializeResult:
+    fetched: dict[str, int] = {}  # pages fetched per window, logged once (each log line is a stored event)
     with sms_api.client() as client:
 
         def pull(start, end):
@@ -53,7 +54,10 @@ def sms_raw(
                     metadata={"window": f"{start:%Y-%m-%d %H:%M}", "page": exc.page, "pages_landed": exc.pages_landed},
                 ) from exc
             if pulled.fetched:
-                context.log.info(f"sms {start:%Y-%m-%d %H:%M}: {pulled.fetched} pages fetched, {pulled.reused} read back")
+                fetched[f"{start:%Y-%m-%d %H:%M}"] = pulled.fetched
             return parse_sms_pages(pulled.pages, f"{start:%Y-%m-%d %H:%M}", start)
 
-        return materialize_bronze_windows(context, lake.root, ASSET, 15, pull)
+        result = materialize_bronze_windows(context, lake.root, ASSET, 15, pull)
+    if fetched:
+        context.log.info(f"sms: {sum(fetched.values())} API pages fetched over {len(fetched)} windows: {fetched}")
+    return result
