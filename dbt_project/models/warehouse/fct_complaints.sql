@@ -1,25 +1,40 @@
 -- One row per complaint. A complaint received more than once (a web form updated after it was
 -- first extracted) takes its attributes from its latest version and its receipt from its first.
-with versions as (
-    select * from {{ ref('stg_complaints') }}
-),
-
-first_receipt as (
+-- One hash aggregate over every version (arg_max by receipt), not a window over the whole history:
+-- a window sorts every version with all its columns (90 days of 100k a day: 26 s and 8 GB), the
+-- aggregate keeps one small row per complaint.
+with per_complaint as (
     select
         complaint_id,
         min(received_at) as received_at,
-        min(received_date) as received_date
-    from versions
+        min(received_date) as received_date,
+        arg_max(
+            {
+                'event_date': event_date,
+                'channel': channel,
+                'category': category,
+                'customer_key': customer_key,
+                'category_confidence': category_confidence,
+                'is_complaint': is_complaint,
+                'category_path': category_path,
+                'model_version': model_version,
+                'status': status,
+                'event_at': event_at,
+                'last_received_at': received_at,
+                'resolved_at': resolved_at,
+                'wait_seconds': wait_seconds,
+                'handle_seconds': handle_seconds
+            },
+            -- the latest version: by receipt time, then receipt day, then source location
+            {'received_at': received_at, 'received_date': received_date, 'source_location': source_location}
+        ) as latest
+    from {{ ref('stg_complaints') }}
     group by complaint_id
 ),
 
 latest_version as (
-    select *
-    from versions
-    qualify row_number() over (
-        partition by complaint_id
-        order by received_at desc, received_date desc, source_location desc
-    ) = 1
+    select complaint_id, received_at, received_date, unnest(latest)
+    from per_complaint
 ),
 
 customers as (
@@ -36,7 +51,7 @@ sources as (
 select
     latest_version.complaint_id,
     latest_version.event_date,
-    first_receipt.received_date,
+    latest_version.received_date,
     latest_version.channel,
     latest_version.category,
     -- No account given, or an account the CRM does not (yet) list: the unknown member.
@@ -47,17 +62,15 @@ select
     latest_version.model_version,
     latest_version.status,
     latest_version.event_at,
-    first_receipt.received_at,
-    latest_version.received_at as last_received_at,
+    latest_version.received_at,
+    latest_version.last_received_at,
     latest_version.resolved_at,
     (epoch(latest_version.resolved_at) - epoch(latest_version.event_at)) / 3600.0 as hours_to_resolution,
     latest_version.wait_seconds,
     latest_version.handle_seconds,
     cast(coalesce(sources.source_records, 1) as integer) as duplicate_count,
-    first_receipt.received_date > latest_version.event_date as is_late
+    latest_version.received_date > latest_version.event_date as is_late
 from latest_version
-inner join first_receipt
-    on first_receipt.complaint_id = latest_version.complaint_id
 left join customers
     on customers.customer_key = latest_version.customer_key
 left join sources
