@@ -8,6 +8,7 @@ Layout (under the data directory):
     reference/<asset>/...                          customers (masked), fiscal calendar
     models/category_model/<version>/               trained model artifacts
     warehouse.duckdb                               dbt's target (one writer)
+    dbt_target/                                    dbt's artifacts for this lake's builds (partial parsing)
     analytics.duckdb                               the analysts' published copy
 
 Every write goes to a temporary name in the same folder, is fsync'd, then renamed over the target,

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
-
 from typing import TYPE_CHECKING
 
 import numpy as np
