@@ -428,19 +428,19 @@ def predict_routed(
     lib/category_teacher.Teacher), least confident first, at most ``max_teacher`` of them (the rest
     keep the student's answer), so a run's cost is bounded whatever the day's volume.
 
-    ``known``: the teacher's earlier verdicts on these very texts, as (category or None per text,
-    confidence per text); those are reused, not asked again, and do not count against
-    ``max_teacher``."""
+    ``known``: the teacher's earlier verdicts on these very texts, as two arrays (the index in
+    CATEGORIES per text, -1 where there is none; the confidence per text); those are reused, not
+    asked again, and do not count against ``max_teacher``."""
     labels, confidence = _predict_student(model, texts)
     path = np.full(len(labels), PATH_STUDENT, dtype=object)
     if teacher is None or not len(labels):
         return [CATEGORIES[i] for i in labels], confidence, path.tolist()
     unsure = confidence < model.routing_threshold
     if known is not None:
-        known_categories, known_confidence = known
-        reused = np.asarray([c is not None for c in known_categories], dtype=bool)
-        labels[reused] = [CATEGORIES.index(c) for c in known_categories if c is not None]
-        confidence[reused] = np.asarray(known_confidence, dtype=np.float64)[reused]
+        known_labels, known_confidence = known
+        reused = known_labels >= 0
+        labels[reused] = known_labels[reused]
+        confidence[reused] = known_confidence[reused]
         path[reused] = PATH_TEACHER
         unsure &= ~reused
     unsure = np.flatnonzero(unsure)
@@ -591,7 +591,12 @@ def categorise(
         matched = cleaned.select("complaint_id", "text_masked").join(
             verdicts, on=["complaint_id", "text_masked"], how="left", maintain_order="left"
         )
-        known = (matched.get_column("_known").to_list(), matched.get_column("_known_confidence").fill_null(0.0).to_numpy())
+        known = (
+            matched.get_column("_known")
+            .replace_strict(CATEGORIES, list(range(len(CATEGORIES))), default=-1, return_dtype=pl.Int64)
+            .to_numpy(),
+            matched.get_column("_known_confidence").fill_null(0.0).to_numpy().astype(np.float64),
+        )
     labels, confidence, path = predict_routed(model, texts.to_list(), teacher, max_teacher, known)
     frame = cleaned.with_columns(
         pl.Series("category", labels, dtype=pl.String),
