@@ -53,12 +53,13 @@ def test_a_new_social_window_updates_its_day_and_everything_after_it(data_dir):
         categories = _requested(third)
         assert categories["complaints_categorised"] == {"2026-11-21"}
         # The quarantine's and duplicates' dbt models are ready too. The complaint-source bridge
-        # (and fct_complaints, which counts its rows) may build now on the previous categories and
-        # again once the day is categorised; the marts of complaints wait.
+        # (and fct_complaints, which counts its rows, and the incremental bookkeeping both read) may
+        # build now on the previous categories and again once the day is categorised; the marts of
+        # complaints wait.
         assert set(categories) - {
             "complaints_categorised", "stg_quarantine", "mart_quarantine_daily", "stg_duplicates", "stg_review_queue",
-            "review_duplicate_pairs", "fct_complaint_sources", "fct_complaints", "mart_complaints_daily",
-            "mart_call_center_resolution",
+            "review_duplicate_pairs", "int_changed_complaints", "int_complaint_receipts", "fct_complaint_sources",
+            "fct_complaints", "mart_complaints_daily", "mart_call_center_resolution",
         } == set()
         assert "stg_complaints" not in categories
         # Once the day is categorised (and the early dbt run is done), the warehouse follows.

@@ -119,3 +119,68 @@ def test_raw_pii_anywhere_in_the_copy_blocks_publication(tmp_path):
         con.execute("drop view stg_texts")
         con.execute("create or replace table mart_notes as select 'ring <PHONE:abcdefghij> after 6' as note")
     publish_analytics_copy(warehouse, analytics)  # clean again: published
+
+
+def test_the_scan_finds_a_leak_in_a_category_like_column_and_in_free_text(tmp_path):
+    """Both ways the scan reads a column: distinct values first (a column of few values, like a
+    status) and matching row by row (free text, nearly every value distinct)."""
+    from complaints_platform.lib.warehouse import CATEGORY_MAX_DISTINCT, PROBE_ROWS, unmasked_pii_in
+
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute(
+            "create table fct as select case when range = 54321 then 'call 07700 900123' "
+            "else ['open', 'resolved'][range % 2 + 1] end as status, "
+            "'complaint number ' || range || ' about my bill' as note, range as n from range(100000)"
+        )
+        assert con.execute(f"select count(distinct note) from (from fct limit {PROBE_ROWS})").fetchone()[0] > CATEGORY_MAX_DISTINCT
+        assert unmasked_pii_in(con) == {"main.fct.status": {"PHONE": 1}}
+        con.execute("update fct set note = 'mail me at jane.doe@example.com' where n = 77777")
+        assert unmasked_pii_in(con) == {"main.fct.status": {"PHONE": 1}, "main.fct.note": {"EMAIL": 1}}
+
+
+def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path):
+    """What an incremental warehouse build covers: a day whose complaints or duplicates file is new,
+    rewritten or gone; everything (None) when the CRM snapshots or the dbt project changed."""
+    import os
+
+    from complaints_platform.lib.warehouse import changed_days, lake_state
+
+    project = tmp_path / "dbt"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    (project / "models" / "fct.sql").write_text("select 1\n")
+    lake = tmp_path / "lake"
+
+    def put(relative: str, content: bytes = b"x") -> None:
+        path = lake / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
+        put(f"silver/complaints_categorised/date={day}/part.parquet")
+        put(f"silver/complaint_duplicates/date={day}/part.parquet")
+    put("silver/complaints_quarantine/date=2026-11-20/part.parquet")
+    put("reference/customers/date=2026-11-20/customers.parquet")
+    first = lake_state(lake, project)
+    assert changed_days(None, first) is None
+    assert changed_days(first, lake_state(lake, project)) == []
+
+    put("silver/complaint_duplicates/date=2026-11-21/part.parquet", b"rewritten")  # a review decision
+    put("silver/complaints_categorised/date=2026-11-23/part.parquet")  # a new day
+    (lake / "silver/complaints_categorised/date=2026-11-20/part.parquet").unlink()  # a day wiped
+    put("silver/complaints_quarantine/date=2026-11-22/part.parquet")  # not read by the fact tables
+    put("silver/complaints_categorised/date=2026-11-22/.part.parquet.1234.tmp")  # a write in flight
+    second = lake_state(lake, project)
+    assert changed_days(first, second) == ["2026-11-20", "2026-11-21", "2026-11-23"]
+
+    # Same size, new modification time: rewritten all the same.
+    path = lake / "silver/complaints_categorised/date=2026-11-22/part.parquet"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000))
+    assert changed_days(second, lake_state(lake, project)) == ["2026-11-22"]
+
+    put("reference/customers/date=2026-11-21/customers.parquet")  # a new CRM snapshot
+    assert changed_days(second, lake_state(lake, project)) is None
+    third = lake_state(lake, project)
+    (project / "models" / "fct.sql").write_text("select 2\n")  # the models changed
+    assert changed_days(third, lake_state(lake, project)) is None

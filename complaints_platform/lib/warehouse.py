@@ -1,7 +1,10 @@
-"""Publishing the analysts' DuckDB file, and proving it holds no raw PII first."""
+"""The warehouse's incremental builds (which receipt days changed since the last one), publishing the
+analysts' DuckDB file, and proving it holds no raw PII first."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -23,6 +26,73 @@ IDENTIFIER_SUFFIXES = ("_id", "_key", "_token", "_of")
 IDENTIFIER_COLUMNS = {"source_location", "model_version"}
 
 
+# Incremental builds. The complaint tables (dbt's int_changed_complaints, int_complaint_receipts,
+# fct_complaint_sources, fct_complaints) are recomputed only for the complaints on receipt days whose
+# silver files changed since the last successful build; dbt reads those days from CHANGES_FILE
+# (dbt_project/macros/incremental_scope.sql). Anything else that changes them everywhere forces a
+# full rebuild: a new CRM snapshot (customer_key), a changed dbt project, a lost or unreadable state.
+INCREMENTAL_INPUTS = ("complaints_categorised", "complaint_duplicates")
+STATE_FILE = "lake_state.json"
+CHANGES_FILE = "lake_changes.json"
+STATE_VERSION = 1
+
+
+def _file_stamps(folder: Path, pattern: str) -> dict[str, list[int]]:
+    """``{relative path: [size, mtime_ns]}``: every lake write renames a new file into place, so a
+    rewritten file always has a new stamp."""
+    stamps = {}
+    for path in sorted(folder.glob(pattern)) if folder.exists() else []:
+        stat = path.stat()
+        stamps[path.relative_to(folder).as_posix()] = [stat.st_size, stat.st_mtime_ns]
+    return stamps
+
+
+def _project_digest(project_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted([project_dir / "dbt_project.yml", *project_dir.glob("models/**/*"), *project_dir.glob("macros/**/*")]):
+        if path.is_file():
+            digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def lake_state(root: Path, project_dir: Path) -> dict:
+    """What a warehouse build reads, stamped: the incremental inputs per receipt day, and what forces
+    a full rebuild when it changes (the CRM snapshots, the dbt project)."""
+    days: dict[str, dict[str, list[int]]] = {}
+    for asset in INCREMENTAL_INPUTS:
+        for name, stamp in _file_stamps(root / "silver" / asset, "date=*/*.parquet").items():
+            folder, file = name.split("/", 1)
+            days.setdefault(folder.removeprefix("date="), {})[f"{asset}/{file}"] = stamp
+    return {
+        "version": STATE_VERSION,
+        "days": days,
+        "rebuild_on_change": {
+            "customers": _file_stamps(root / "reference" / "customers", "date=*/*.parquet"),
+            "dbt_project": _project_digest(project_dir),
+        },
+    }
+
+
+def changed_days(previous: dict | None, current: dict) -> list[str] | None:
+    """The receipt days whose incremental inputs differ between two states (a file new, rewritten or
+    gone), or None when the warehouse must be rebuilt whole."""
+    if (
+        not previous
+        or previous.get("version") != current["version"]
+        or previous.get("rebuild_on_change") != current["rebuild_on_change"]
+    ):
+        return None
+    before, now = previous.get("days", {}), current["days"]
+    return sorted(day for day in before.keys() | now.keys() if before.get(day) != now.get(day))
+
+
+def read_state(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # none yet, or unreadable: the next build is a full one
+
+
 class UnmaskedPiiError(RuntimeError):
     """Raw personal data found where analysts could open it."""
 
@@ -30,6 +100,28 @@ class UnmaskedPiiError(RuntimeError):
         self.findings = findings
         where = "; ".join(f"{column}: {kinds}" for column, kinds in findings.items())
         super().__init__(f"unmasked PII found, not published: {where}")
+
+
+# A column with at most this many distinct values in its first PROBE_ROWS rows is read as a category
+# (channel, status, rule): its distinct values are found first and only they are matched, which
+# DuckDB does from a table's dictionaries in milliseconds. Free text is matched row by row first:
+# nearly every text is distinct, so finding the distinct texts would cost more than matching them.
+PROBE_ROWS = 10_000
+CATEGORY_MAX_DISTINCT = 1_000
+
+
+def _candidates_sql(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
+    """The query for a column's distinct values that pass the candidate pre-filter (one parameter)."""
+    distinct = con.execute(
+        f"select count(distinct {column}) from (select {column} from {relation} limit {PROBE_ROWS})"
+    ).fetchone()[0]
+    if distinct <= CATEGORY_MAX_DISTINCT:
+        # The limit keeps DuckDB from pushing the match below the distinct (it would match every row).
+        return (
+            f"select v from (select distinct {column} as v from {relation} where {column} is not null "
+            f"limit 9223372036854775807) where regexp_matches(v, ?)"
+        )
+    return f"select distinct {column} from {relation} where {column} is not null and regexp_matches({column}, ?)"
 
 
 def unmasked_pii_in(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
@@ -43,11 +135,7 @@ def unmasked_pii_in(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]
     for schema, table, column in columns:
         if column.endswith(IDENTIFIER_SUFFIXES) or column in IDENTIFIER_COLUMNS:
             continue
-        values = con.execute(
-            f'select distinct "{column}" from "{schema}"."{table}" '
-            f'where "{column}" is not null and regexp_matches("{column}", ?)',
-            [_CANDIDATE],
-        ).fetchall()
+        values = con.execute(_candidates_sql(con, f'"{schema}"."{table}"', f'"{column}"'), [_CANDIDATE]).fetchall()
         kinds = Counter(kind for (value,) in values for kind in find_unmasked_pii(value))
         if kinds:
             findings[f"{schema}.{table}.{column}"] = dict(kinds)

@@ -1,6 +1,7 @@
 """The warehouse (dbt: staging, star schema, marts) and the analysts' published copy."""
 
 
+import json
 from collections.abc import Mapping
 from functools import cached_property
 from importlib.metadata import version
@@ -10,17 +11,44 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging.version import Version
+from pydantic import Field
 
 from complaints_platform.defs.marts.project import dbt_project
 from complaints_platform.defs.resources import LakeResource
-from complaints_platform.lib.warehouse import UnmaskedPiiError, publish_analytics_copy, table_row_counts
+from complaints_platform.lib.lake import write_bytes_atomic
+from complaints_platform.lib.warehouse import (
+    CHANGES_FILE,
+    STATE_FILE,
+    UnmaskedPiiError,
+    changed_days,
+    lake_state,
+    publish_analytics_copy,
+    read_state,
+    table_row_counts,
+)
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 PUBLISHED_PII_CHECK = "no_unmasked_pii_published"
 
 
-# dbt's artifacts (manifest, run results, partial_parse.msgpack) for this data directory's builds.
+# dbt's artifacts (manifest, run results, partial_parse.msgpack) for this data directory's builds,
+# and the lake state of the last successful build (lib/warehouse.py).
 DBT_TARGET_DIR = "dbt_target"
+
+# The complaint tables built incrementally (dbt_project/macros/incremental_scope.sql): one unit,
+# since each reads what the one before it left.
+INCREMENTAL_MODELS = frozenset({"int_changed_complaints", "int_complaint_receipts", "fct_complaint_sources", "fct_complaints"})
+
+
+class WarehouseBuildConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description=(
+            "Rebuild the incremental complaint tables from the whole lake instead of only the receipt "
+            "days whose silver files changed since the last build. The platform does this by itself "
+            "when the CRM snapshot or the dbt project changed, or a build failed."
+        ),
+    )
 
 
 class WarehouseDbtResource(DbtCliResource):
@@ -57,24 +85,57 @@ class WarehouseTranslator(DagsterDbtTranslator):
     ),
     pool=WAREHOUSE_POOL,
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, config: WarehouseBuildConfig
+):
     """dbt build of the warehouse: staging views, the star schema and the managers' marts (tests run
-    as asset checks). Not partitioned: every model is rebuilt whole from the lake, which DuckDB does
-    in seconds and which lets late records change the day they belong to."""
-    # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
-    # read after the build and attached to each model's materialization then.
+    as asset checks). Not partitioned. The complaint tables are incremental: a build recomputes only
+    the complaints on receipt days whose silver files changed since the last successful build (late
+    records and review decisions included), and rebuilds them whole when that cannot be trusted.
+    Dimensions and marts are rebuilt whole from the lake every time, which DuckDB does in seconds."""
     # One target folder per data directory, not dagster-dbt's new one per build: dbt then re-parses
     # only what changed (partial parsing) instead of the whole project each run. Builds never overlap
     # here (the warehouse pool has one slot).
     target = lake.root / DBT_TARGET_DIR
-    events = list(dbt.cli(["build"], context=context, target_path=target).stream())
+    target.mkdir(parents=True, exist_ok=True)
     warehouse = lake.root / "warehouse.duckdb"
+    state_path, changes_path = target / STATE_FILE, target / CHANGES_FILE
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    incremental = selected & INCREMENTAL_MODELS
+    args, build, state = ["build"], None, None
+    if incremental:
+        state = lake_state(lake.root, dbt_project.project_dir)
+        previous = read_state(state_path)
+        state_path.unlink(missing_ok=True)  # until this build succeeds, the next one is a full one
+        days = changed_days(previous, state)
+        if config.full_refresh:
+            build = "full rebuild: requested"
+        elif incremental != INCREMENTAL_MODELS:
+            build = "full rebuild: only some of the incremental complaint tables selected"
+        elif not warehouse.exists() or days is None:
+            build = "full rebuild: first build, a new CRM snapshot, a changed dbt project or a failed last build"
+        else:
+            build = f"incremental: {len(days)} changed receipt day(s)" + (f" ({', '.join(days)})" if days else "")
+            write_bytes_atomic(json.dumps({"changed_days": days}).encode(), changes_path)
+        if build.startswith("full"):
+            args.append("--full-refresh")
+        context.log.info(f"warehouse build: {build}")
+    try:
+        events = list(dbt.cli(args, context=context, target_path=target).stream())
+    finally:
+        changes_path.unlink(missing_ok=True)
+    if incremental == INCREMENTAL_MODELS:
+        write_bytes_atomic(json.dumps(state).encode(), state_path)
+    # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
+    # read after the build and attached to each model's materialization then.
     counts = table_row_counts(warehouse) if warehouse.exists() else {}
     for event in events:
         if isinstance(event, dg.Output):
             table = context.asset_key_for_output(event.output_name).path[-1]
-            if table in counts:
-                event = event.with_metadata({**event.metadata, "dagster/row_count": counts[table]})
+            extra = {"dagster/row_count": counts[table]} if table in counts else {}
+            if table in INCREMENTAL_MODELS and build:
+                extra["build"] = build
+            event = event.with_metadata({**event.metadata, **extra})
         yield event
 
 

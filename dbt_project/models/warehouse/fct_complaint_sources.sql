@@ -3,7 +3,16 @@
 -- an analyst can go from a complaint to every place it came from.
 -- A record received again in a later version (a web form updated) is one source record: its
 -- first receipt is given.
-with kept as (
+-- Incremental: a build recomputes the rows of the complaints in int_changed_complaints only, reading
+-- the receipt days that hold their versions (int_complaint_receipts); see macros/incremental_scope.sql.
+-- depends_on: {{ ref('int_changed_complaints') }}
+-- depends_on: {{ ref('int_complaint_receipts') }}
+{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_affected_complaints() }}") }}
+with versions as (
+    {{ complaint_versions() }}
+),
+
+kept as (
     select
         complaint_id,
         channel,
@@ -12,7 +21,7 @@ with kept as (
         min(received_date) as received_date,
         'kept' as rule,
         1.0 as similarity
-    from {{ ref('stg_complaints') }}
+    from versions
     group by complaint_id, channel, source_record_id
 ),
 
@@ -26,6 +35,9 @@ merged as (
         rule,
         similarity
     from {{ ref('stg_duplicates') }}
+    {% if partial_build() %}
+    where duplicate_of in (select complaint_id from {{ ref('int_changed_complaints') }})
+    {% endif %}
 )
 
 select * from kept

@@ -1,0 +1,71 @@
+{#-
+  What an incremental build of the complaint tables covers.
+
+  The Dagster asset (complaints_platform/defs/marts/warehouse.py, lib/warehouse.py) compares the
+  lake's silver files with the ones the last successful build read, and writes the receipt days whose
+  complaints_categorised or complaint_duplicates file is new, rewritten or gone to
+  <data>/dbt_target/lake_changes.json for the length of one build. Without that file (a plain
+  `dbt build`, or a build whose inputs the asset could not compare) every complaint is recomputed.
+-#}
+
+{% macro changed_days() %}
+    {#- The changed receipt days as 'YYYY-MM-DD' strings, or none: everything changed. -#}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set path = env_var('COMPLAINTS_DATA_DIR') ~ '/dbt_target/lake_changes.json' -%}
+    {%- set found = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] -%}
+    {%- if found == 0 -%}{{ return(none) }}{%- endif -%}
+    {%- set days = run_query(
+        "select strftime(cast(unnest(changed_days) as date), '%Y-%m-%d') from read_json('" ~ path ~ "', "
+        ~ "columns = {'changed_days': 'varchar[]'})"
+    ).columns[0].values() -%}
+    {{ return(days | list) }}
+{% endmacro %}
+
+
+{% macro in_days(column, days) %}
+    {#- `column in (date '...', ...)` as constants, so DuckDB skips other days' Parquet row groups. -#}
+    {%- if days | length == 0 -%}false{%- else -%}
+    {{ column }} in ({% for day in days %}date '{{ day }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro affected_receipt_days() %}
+    {#- The receipt days holding any version of an affected complaint (after this build's update of
+        int_complaint_receipts): the only silver files an incremental build reads. -#}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set days = run_query(
+        "select distinct strftime(received_date, '%Y-%m-%d') from " ~ ref('int_complaint_receipts')
+        ~ " where complaint_id in (select complaint_id from " ~ ref('int_changed_complaints') ~ ") order by 1"
+    ).columns[0].values() -%}
+    {{ return(days | list) }}
+{% endmacro %}
+
+
+{% macro delete_affected_complaints() %}
+    {#- pre_hook of the per-complaint incremental tables: remove what this build recomputes. -#}
+    {%- if is_incremental() -%}
+        {%- if changed_days() is none -%}
+            delete from {{ this }}
+        {%- else -%}
+            delete from {{ this }} where complaint_id in (select complaint_id from {{ ref('int_changed_complaints') }})
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro partial_build() %}
+    {#- Whether this build recomputes only the affected complaints (true) or every one. -#}
+    {{ return(is_incremental() and changed_days() is not none) }}
+{% endmacro %}
+
+
+{% macro complaint_versions() %}
+    {#- Every version (stg_complaints row) of the complaints this build recomputes. -#}
+    select *
+    from {{ ref('stg_complaints') }}
+    {% if partial_build() %}
+    where {{ in_days('received_date', affected_receipt_days()) }}
+        and complaint_id in (select complaint_id from {{ ref('int_changed_complaints') }})
+    {% endif %}
+{% endmacro %}

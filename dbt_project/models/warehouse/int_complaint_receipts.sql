@@ -1,0 +1,14 @@
+-- Which receipt days hold a version of each complaint (a web form updated later is received again):
+-- the index an incremental build uses to read only the days its complaints were received on.
+-- depends_on: {{ ref('int_changed_complaints') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}delete from {{ this }}{% if changed_days() is not none %} where {{ in_days('received_date', changed_days()) }}{% endif %}{% endif %}",
+) }}
+{% set days = changed_days() if is_incremental() else none %}
+select distinct complaint_id, received_date
+from {{ ref('stg_complaints') }}
+{% if days is not none %}
+where {{ in_days('received_date', days) }}
+{% endif %}
