@@ -1,10 +1,13 @@
 """The analysts' copy: published atomically, never blocked by (or blocking) an analyst's session."""
 
+import os
 import subprocess
 import sys
+from datetime import date
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from complaints_platform.lib.warehouse import publish_analytics_copy
@@ -138,49 +141,110 @@ def test_the_scan_finds_a_leak_in_a_category_like_column_and_in_free_text(tmp_pa
         assert unmasked_pii_in(con) == {"main.fct.status": {"PHONE": 1}, "main.fct.note": {"EMAIL": 1}}
 
 
-def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path):
-    """What an incremental warehouse build covers: a day whose complaints or duplicates file is new,
-    rewritten or gone; everything (None) when the CRM snapshots or the dbt project changed."""
-    import os
+def _silver_file(lake, relative: str, received: list[str]) -> None:
+    path = lake / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"received_date": [date.fromisoformat(d) for d in received]}).write_parquet(path)
 
-    from complaints_platform.lib.warehouse import changed_days, lake_state
 
+def _project(tmp_path):
     project = tmp_path / "dbt"
     (project / "models").mkdir(parents=True)
     (project / "dbt_project.yml").write_text("name: x\n")
     (project / "models" / "fct.sql").write_text("select 1\n")
-    lake = tmp_path / "lake"
+    return project
 
-    def put(relative: str, content: bytes = b"x") -> None:
-        path = lake / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
 
+def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path):
+    """What an incremental warehouse build covers: a day whose complaints or duplicates file is new,
+    rewritten or gone; everything (None) when the CRM snapshots or the dbt project changed."""
+    from complaints_platform.lib.warehouse import changed_days, lake_state
+
+    project, lake = _project(tmp_path), tmp_path / "lake"
     for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
-        put(f"silver/complaints_categorised/date={day}/part.parquet")
-        put(f"silver/complaint_duplicates/date={day}/part.parquet")
-    put("silver/complaints_quarantine/date=2026-11-20/part.parquet")
-    put("reference/customers/date=2026-11-20/customers.parquet")
+        _silver_file(lake, f"silver/complaints_categorised/date={day}/part.parquet", [day])
+        _silver_file(lake, f"silver/complaint_duplicates/date={day}/part.parquet", [day])
+    _silver_file(lake, "silver/complaints_quarantine/date=2026-11-20/part.parquet", ["2026-11-20"])
+    _silver_file(lake, "reference/customers/date=2026-11-20/customers.parquet", [])
     first = lake_state(lake, project)
     assert changed_days(None, first) is None
-    assert changed_days(first, lake_state(lake, project)) == []
+    assert changed_days(first, lake_state(lake, project, first)) == []
 
-    put("silver/complaint_duplicates/date=2026-11-21/part.parquet", b"rewritten")  # a review decision
-    put("silver/complaints_categorised/date=2026-11-23/part.parquet")  # a new day
+    _silver_file(lake, "silver/complaint_duplicates/date=2026-11-21/part.parquet", ["2026-11-21"] * 2)  # rewritten
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-23/part.parquet", ["2026-11-23"])  # a new day
     (lake / "silver/complaints_categorised/date=2026-11-20/part.parquet").unlink()  # a day wiped
-    put("silver/complaints_quarantine/date=2026-11-22/part.parquet")  # not read by the fact tables
-    put("silver/complaints_categorised/date=2026-11-22/.part.parquet.1234.tmp")  # a write in flight
-    second = lake_state(lake, project)
+    _silver_file(lake, "silver/complaints_quarantine/date=2026-11-22/part.parquet", ["2026-11-22"])  # not read by the facts
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-22/.part.parquet.1234.tmp", [])  # a write in flight
+    second = lake_state(lake, project, first)
     assert changed_days(first, second) == ["2026-11-20", "2026-11-21", "2026-11-23"]
 
-    # Same size, new modification time: rewritten all the same.
+    # Rewritten with the same size within one tick of the clock: a new file all the same (its inode).
     path = lake / "silver/complaints_categorised/date=2026-11-22/part.parquet"
     stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000))
-    assert changed_days(second, lake_state(lake, project)) == ["2026-11-22"]
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-22/new.tmp", ["2026-11-22"])
+    (lake / "silver/complaints_categorised/date=2026-11-22/new.tmp").replace(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    third = lake_state(lake, project, second)
+    assert changed_days(second, third) == ["2026-11-22"]
 
-    put("reference/customers/date=2026-11-21/customers.parquet")  # a new CRM snapshot
-    assert changed_days(second, lake_state(lake, project)) is None
-    third = lake_state(lake, project)
+    _silver_file(lake, "reference/customers/date=2026-11-21/customers.parquet", [])  # a new CRM snapshot
+    assert changed_days(third, lake_state(lake, project, third)) is None
+    fourth = lake_state(lake, project, third)
     (project / "models" / "fct.sql").write_text("select 2\n")  # the models changed
-    assert changed_days(third, lake_state(lake, project)) is None
+    assert changed_days(fourth, lake_state(lake, project, fourth)) is None
+
+
+def test_a_day_file_holding_rows_of_other_days_is_only_rebuilt_in_full(tmp_path):
+    """dbt finds a changed day's rows by received_date: a file under date=D holding a row received
+    on another day (now, or before it was rewritten) makes that day's change a full rebuild."""
+    from complaints_platform.lib.warehouse import changed_days, lake_state
+
+    project, lake = _project(tmp_path), tmp_path / "lake"
+    mixed = "silver/complaints_categorised/date=2026-11-21/part.parquet"
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-20/part.parquet", ["2026-11-20"])
+    _silver_file(lake, mixed, ["2026-11-21", "2026-11-20"])
+    first = lake_state(lake, project)
+    assert first["foreign"] == ["2026-11-21/complaints_categorised/part.parquet"]
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-20/part.parquet", ["2026-11-20", "2026-11-20"])
+    second = lake_state(lake, project, first)
+    assert changed_days(first, second) == ["2026-11-20"]  # the mixed file did not change
+    _silver_file(lake, mixed, ["2026-11-21"])  # rewritten clean: it held another day's row before
+    third = lake_state(lake, project, second)
+    assert third["foreign"] == []
+    assert changed_days(second, third) is None
+    _silver_file(lake, mixed, ["2026-11-21", "2026-11-21"])
+    assert changed_days(third, lake_state(lake, project, third)) == ["2026-11-21"]
+
+
+def test_build_plan(tmp_path):
+    """Incremental only when every incremental table is built and the last state can be trusted; a
+    partial selection rebuilds what it selects and keeps the state only if the rest still fits."""
+    from complaints_platform.lib.warehouse import INCREMENTAL_MODELS, lake_state, plan_build
+
+    project, lake = _project(tmp_path), tmp_path / "lake"
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-20/part.parquet", ["2026-11-20"])
+    _silver_file(lake, "reference/customers/date=2026-11-20/customers.parquet", [])
+    before = lake_state(lake, project)
+    every = set(INCREMENTAL_MODELS) | {"mart_complaints_daily"}
+
+    def plan(previous, current, selected=every, exists=True, full=False):
+        p = plan_build(previous, current, selected, exists, full)
+        return p.full_refresh, p.changed_days, p.save_state
+
+    assert plan(before, before, selected={"mart_complaints_daily"}) == (False, None, False)
+    assert plan(None, before) == (True, None, True)
+    assert plan(before, before, exists=False) == (True, None, True)
+    assert plan(before, before, full=True) == (True, None, True)
+    assert plan(before, before) == (False, [], True)
+    _silver_file(lake, "silver/complaints_categorised/date=2026-11-21/part.parquet", ["2026-11-21"])
+    new_day = lake_state(lake, project, before)
+    assert plan(before, new_day) == (False, ["2026-11-21"], True)
+    # Part of the tables: rebuilt whole; the state is kept only if the others still match the lake.
+    assert plan(before, new_day, selected={"fct_complaints"}) == (True, None, False)
+    assert plan(new_day, new_day, selected={"fct_complaints"}) == (True, None, True)
+    _silver_file(lake, "reference/customers/date=2026-11-21/customers.parquet", [])  # a new CRM snapshot
+    crm = lake_state(lake, project, new_day)
+    assert plan(new_day, crm) == (True, None, True)
+    assert plan(new_day, crm, selected={"fct_complaints", "mart_complaints_daily"}) == (True, None, True)
+    assert plan(new_day, crm, selected={"fct_complaint_sources"}) == (True, None, False)

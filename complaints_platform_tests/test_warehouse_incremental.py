@@ -70,12 +70,7 @@ def _duplicate(record: str, of: str, channel: str, day: date, rule: str, similar
 
 def _build(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False) -> str:
     """Materialize the warehouse through Dagster; returns how fct_complaints was built."""
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey(k) for k in warehouse_keys(defs)],
-        run_config={"ops": {"warehouse_models": {"config": {"full_refresh": full_refresh}}}},
-        raise_on_error=False,
-    )
+    result = _run(defs, instance, full_refresh)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     materialization = next(
         m for m in result.asset_materializations_for_node("warehouse_models") if m.asset_key.path[-1] == "fct_complaints"
@@ -83,20 +78,34 @@ def _build(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: boo
     return materialization.metadata["build"].value
 
 
-def _full_build_of_copy(root: Path, copy: Path) -> Path:
+def _run(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False) -> dg.ExecuteInProcessResult:
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(k) for k in warehouse_keys(defs)],
+        run_config={"ops": {"warehouse_models": {"config": {"full_refresh": full_refresh}}}},
+        raise_on_error=False,
+    )
+
+
+def _plain_dbt_run(root: Path) -> Path:
+    """`dbt run` in this process, as someone would run it by hand: no Dagster, no changes handed over."""
     from dbt.cli.main import dbtRunner
 
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMPLAINTS_DATA_DIR", str(root))
+        result = dbtRunner().invoke(["run", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                                     "--target-path", str(root / "dbt_target"), "--log-path", str(root / "dbt_logs")])
+    release_dbt_duckdb()
+    assert result.success, result.exception
+    return root / "warehouse.duckdb"
+
+
+def _full_build_of_copy(root: Path, copy: Path) -> Path:
     if copy.exists():
         shutil.rmtree(copy)
     for layer in ("silver", "reference"):
         shutil.copytree(root / layer, copy / layer)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COMPLAINTS_DATA_DIR", str(copy))
-        result = dbtRunner().invoke(["run", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                                     "--target-path", str(copy / "dbt_target"), "--log-path", str(copy / "dbt_logs")])
-    release_dbt_duckdb()
-    assert result.success, result.exception
-    return copy / "warehouse.duckdb"
+    return _plain_dbt_run(copy)
 
 
 def _differences(incremental: Path, full: Path) -> dict[str, tuple[int, int]]:
@@ -133,6 +142,7 @@ def test_incremental_builds_equal_full_rebuilds_through_every_kind_of_change(dat
         assert _differences(warehouse, _full_build_of_copy(data_dir, reference)) == {}
 
     step("full rebuild: first build")
+    assert not (data_dir / "dbt_target" / "lake_changes.json").exists()  # handed over for one build only
     step("incremental: 0 changed receipt day(s)")
 
     # A new day: a new complaint, c08's form updated a third time, and a late SMS copy of c03 (day 1).
@@ -185,4 +195,21 @@ def test_incremental_builds_equal_full_rebuilds_through_every_kind_of_change(dat
 
     # Asked for in the launchpad: a full rebuild, the same tables.
     assert _build(defs, instance, full_refresh=True) == "full rebuild: requested"
+    assert _differences(warehouse, _full_build_of_copy(data_dir, reference)) == {}
+
+    # An incremental build tests what it changed: a complaint from an unknown channel on a new day
+    # fails the build, and the build after a failure is a full one.
+    day4 = date(2026, 11, 23)
+    fax = complaint("c15", "fax", utc(day4, 9), utc(day4, 9, 5), None, "other", 0.5)
+    _write(data_dir, "complaints_categorised", day4, [fax])
+    assert not _run(defs, instance).success
+    _write(data_dir, "complaints_categorised", day4, [{**fax, "channel": "sms"}])
+    step("full rebuild")
+
+    # A killed build's changes file misleads no one: a plain `dbt run` beside it (no Dagster)
+    # recomputes every complaint, here the new day 3 the file does not name.
+    (data_dir / "dbt_target" / "lake_changes.json").write_text('{"changed_days": ["2026-11-20"]}')
+    _write(data_dir, "complaints_categorised", DAY3, day3)
+    _plain_dbt_run(data_dir)
+    assert _fact(warehouse, "c14") is not None
     assert _differences(warehouse, _full_build_of_copy(data_dir, reference)) == {}

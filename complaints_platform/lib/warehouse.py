@@ -7,9 +7,12 @@ import hashlib
 import json
 import shutil
 from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from complaints_platform.lib.lake import atomic_path
 from complaints_platform.lib.pii import find_unmasked_pii
@@ -30,20 +33,23 @@ IDENTIFIER_COLUMNS = {"source_location", "model_version"}
 # fct_complaint_sources, fct_complaints) are recomputed only for the complaints on receipt days whose
 # silver files changed since the last successful build; dbt reads those days from CHANGES_FILE
 # (dbt_project/macros/incremental_scope.sql). Anything else that changes them everywhere forces a
-# full rebuild: a new CRM snapshot (customer_key), a changed dbt project, a lost or unreadable state.
+# full rebuild: a new CRM snapshot (customer_key), a changed fiscal calendar (the facts' dates were
+# tested against it), a changed dbt project, a lost or unreadable state. An incremental build also
+# tests only what it changed (get_where_subquery in that macro file).
+INCREMENTAL_MODELS = frozenset({"int_changed_complaints", "int_complaint_receipts", "fct_complaint_sources", "fct_complaints"})
 INCREMENTAL_INPUTS = ("complaints_categorised", "complaint_duplicates")
 STATE_FILE = "lake_state.json"
 CHANGES_FILE = "lake_changes.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def _file_stamps(folder: Path, pattern: str) -> dict[str, list[int]]:
-    """``{relative path: [size, mtime_ns]}``: every lake write renames a new file into place, so a
-    rewritten file always has a new stamp."""
+    """``{relative path: [size, mtime_ns, inode]}``. Every lake write renames a new file into place,
+    so a rewritten file has a new inode even where the clock is too coarse to move the mtime."""
     stamps = {}
     for path in sorted(folder.glob(pattern)) if folder.exists() else []:
         stat = path.stat()
-        stamps[path.relative_to(folder).as_posix()] = [stat.st_size, stat.st_mtime_ns]
+        stamps[path.relative_to(folder).as_posix()] = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
     return stamps
 
 
@@ -55,19 +61,38 @@ def _project_digest(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def lake_state(root: Path, project_dir: Path) -> dict:
-    """What a warehouse build reads, stamped: the incremental inputs per receipt day, and what forces
-    a full rebuild when it changes (the CRM snapshots, the dbt project)."""
+def _holds_other_days(path: Path, day: str) -> bool:
+    """Whether a day's file holds a row received on another day. dbt finds a day's rows by their
+    received_date, so such a file can only be rebuilt in a full build."""
+    frame = pl.scan_parquet(path).filter(pl.col("received_date") != date.fromisoformat(day)).select(pl.len())
+    return frame.collect().item() > 0
+
+
+def lake_state(root: Path, project_dir: Path, previous: dict | None = None) -> dict:
+    """What a warehouse build reads, stamped: the incremental inputs per receipt day (with the files
+    holding rows of other days), and what forces a full rebuild when it changes (the CRM snapshots,
+    the dbt project). Only files whose stamp differs from ``previous`` are opened."""
+    known = previous.get("days", {}) if previous and previous.get("version") == STATE_VERSION else {}
+    known_foreign = set(previous.get("foreign", [])) if known else set()
     days: dict[str, dict[str, list[int]]] = {}
+    foreign = []
     for asset in INCREMENTAL_INPUTS:
-        for name, stamp in _file_stamps(root / "silver" / asset, "date=*/*.parquet").items():
-            folder, file = name.split("/", 1)
-            days.setdefault(folder.removeprefix("date="), {})[f"{asset}/{file}"] = stamp
+        folder = root / "silver" / asset
+        for name, stamp in _file_stamps(folder, "date=*/*.parquet").items():
+            day = name.split("/", 1)[0].removeprefix("date=")
+            key = f"{asset}/{name.split('/', 1)[1]}"
+            days.setdefault(day, {})[key] = stamp
+            unchanged = known.get(day, {}).get(key) == stamp
+            if (f"{day}/{key}" in known_foreign) if unchanged else _holds_other_days(folder / name, day):
+                foreign.append(f"{day}/{key}")
     return {
         "version": STATE_VERSION,
         "days": days,
+        "foreign": sorted(foreign),
         "rebuild_on_change": {
             "customers": _file_stamps(root / "reference" / "customers", "date=*/*.parquet"),
+            # dim_date: an incremental build tests only the changed facts' dates against it
+            "fiscal_calendar": _file_stamps(root / "reference" / "fiscal_calendar", "*.parquet"),
             "dbt_project": _project_digest(project_dir),
         },
     }
@@ -75,7 +100,8 @@ def lake_state(root: Path, project_dir: Path) -> dict:
 
 def changed_days(previous: dict | None, current: dict) -> list[str] | None:
     """The receipt days whose incremental inputs differ between two states (a file new, rewritten or
-    gone), or None when the warehouse must be rebuilt whole."""
+    gone), or None when the warehouse must be rebuilt whole: no comparable previous state, a change
+    that forces a full rebuild, or a changed day with a file, now or before, holding other days' rows."""
     if (
         not previous
         or previous.get("version") != current["version"]
@@ -83,7 +109,47 @@ def changed_days(previous: dict | None, current: dict) -> list[str] | None:
     ):
         return None
     before, now = previous.get("days", {}), current["days"]
-    return sorted(day for day in before.keys() | now.keys() if before.get(day) != now.get(day))
+    days = sorted(day for day in before.keys() | now.keys() if before.get(day) != now.get(day))
+    mixed = {key.split("/", 1)[0] for key in [*previous.get("foreign", []), *current["foreign"]]}
+    return None if mixed & set(days) else days
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How one dbt build treats the incremental complaint tables."""
+
+    full_refresh: bool
+    changed_days: list[str] | None  # handed to dbt; None: nothing to hand (a full build, or none built)
+    save_state: bool  # whether the lake state may be saved once the build succeeds
+    reason: str
+
+
+def plan_build(
+    previous: dict | None, current: dict, selected: set[str], warehouse_exists: bool, requested_full: bool
+) -> BuildPlan:
+    """Incremental where the last build's state can be trusted, full otherwise (see lake_state)."""
+    incremental = selected & INCREMENTAL_MODELS
+    days = changed_days(previous, current)
+    if not incremental:
+        return BuildPlan(False, None, False, "no incremental table selected")
+    if requested_full:
+        return BuildPlan(True, None, True, "full rebuild: requested")
+    if incremental != INCREMENTAL_MODELS:
+        # The selected tables are rebuilt whole. The others still describe the lake of the previous
+        # state, which is only the lake now if no receipt day changed since (as when a new CRM
+        # snapshot alone rebuilds fct_complaints).
+        # fct_complaints is the one that reads the CRM (customer_key).
+        comparable = previous is not None and previous.get("version") == STATE_VERSION
+        same_days = comparable and previous.get("days") == current["days"]
+        before, now = (previous or {}).get("rebuild_on_change", {}), current["rebuild_on_change"]
+        same_rest = before == now or (before.get("dbt_project") == now["dbt_project"] and "fct_complaints" in incremental)
+        return BuildPlan(True, None, same_days and same_rest,
+                         "full rebuild: only some of the incremental complaint tables selected")
+    if not warehouse_exists or days is None:
+        return BuildPlan(True, None, True, "full rebuild: first build, a new CRM snapshot, a changed dbt project, "
+                                             "a failed last build or a day's file holding other days' rows")
+    listed = f" ({', '.join(days)})" if days else ""
+    return BuildPlan(False, days, True, f"incremental: {len(days)} changed receipt day(s){listed}")
 
 
 def read_state(path: Path) -> dict | None:

@@ -4,13 +4,14 @@
   The Dagster asset (complaints_platform/defs/marts/warehouse.py, lib/warehouse.py) compares the
   lake's silver files with the ones the last successful build read, and writes the receipt days whose
   complaints_categorised or complaint_duplicates file is new, rewritten or gone to
-  <data>/dbt_target/lake_changes.json for the length of one build. Without that file (a plain
-  `dbt build`, or a build whose inputs the asset could not compare) every complaint is recomputed.
+  <data>/dbt_target/lake_changes.json for the length of one build. Only a build Dagster started
+  (dagster-dbt sets DAGSTER_DBT_CLI) reads it: a plain `dbt build`, or one without the file,
+  recomputes every complaint, so a file left behind by a killed build misleads nobody.
 -#}
 
 {% macro changed_days() %}
     {#- The changed receipt days as 'YYYY-MM-DD' strings, or none: everything changed. -#}
-    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- if not execute or env_var('DAGSTER_DBT_CLI', '') != 'true' -%}{{ return(none) }}{%- endif -%}
     {%- set path = env_var('COMPLAINTS_DATA_DIR') ~ '/dbt_target/lake_changes.json' -%}
     {%- set found = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] -%}
     {%- if found == 0 -%}{{ return(none) }}{%- endif -%}
@@ -42,6 +43,14 @@
 {% endmacro %}
 
 
+{% macro delete_changed_days() %}
+    {#- pre_hook of int_complaint_receipts: remove the changed days' rows (every row: everything changed). -#}
+    {%- if is_incremental() -%}
+        delete from {{ this }}{% if changed_days() is not none %} where {{ in_days('received_date', changed_days()) }}{% endif %}
+    {%- endif -%}
+{% endmacro %}
+
+
 {% macro delete_affected_complaints() %}
     {#- pre_hook of the per-complaint incremental tables: remove what this build recomputes. -#}
     {%- if is_incremental() -%}
@@ -68,4 +77,35 @@
     where {{ in_days('received_date', affected_receipt_days()) }}
         and complaint_id in (select complaint_id from {{ ref('int_changed_complaints') }})
     {% endif %}
+{% endmacro %}
+
+
+{% macro get_where_subquery(relation) -%}
+    {#- dbt's own (a test's `where` config), narrowed in an incremental build to what the build
+        changed: the complaint tables' tests check the complaints it recomputed, the staging views'
+        tests the changed receipt days. Every other row passed the same tests when it was written
+        (a failed build is followed by a full one), and a full build tests every row. -#}
+    {%- set filters = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}{%- do filters.append(where) -%}{%- endif -%}
+    {%- set scope = incremental_test_scope(relation) -%}
+    {%- if scope -%}{%- do filters.append(scope) -%}{%- endif -%}
+    {%- if filters -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ filters | join(' and ') ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
+
+
+{% macro incremental_test_scope(relation) %}
+    {%- set days = changed_days() -%}
+    {%- if days is none -%}{{ return('') }}{%- endif -%}
+    {%- if relation.identifier in ('int_complaint_receipts', 'fct_complaint_sources', 'fct_complaints') -%}
+        {%- set changed = api.Relation.create(
+            database=relation.database, schema=relation.schema, identifier='int_changed_complaints') -%}
+        {{ return('complaint_id in (select complaint_id from ' ~ changed ~ ')') }}
+    {%- elif relation.identifier in ('stg_complaints', 'stg_duplicates') -%}
+        {{ return(in_days('received_date', days)) }}
+    {%- endif -%}
+    {{ return('') }}
 {% endmacro %}

@@ -18,10 +18,11 @@ from complaints_platform.defs.resources import LakeResource
 from complaints_platform.lib.lake import write_bytes_atomic
 from complaints_platform.lib.warehouse import (
     CHANGES_FILE,
+    INCREMENTAL_MODELS,
     STATE_FILE,
     UnmaskedPiiError,
-    changed_days,
     lake_state,
+    plan_build,
     publish_analytics_copy,
     read_state,
     table_row_counts,
@@ -34,10 +35,6 @@ PUBLISHED_PII_CHECK = "no_unmasked_pii_published"
 # dbt's artifacts (manifest, run results, partial_parse.msgpack) for this data directory's builds,
 # and the lake state of the last successful build (lib/warehouse.py).
 DBT_TARGET_DIR = "dbt_target"
-
-# The complaint tables built incrementally (dbt_project/macros/incremental_scope.sql): one unit,
-# since each reads what the one before it left.
-INCREMENTAL_MODELS = frozenset({"int_changed_complaints", "int_complaint_receipts", "fct_complaint_sources", "fct_complaints"})
 
 
 class WarehouseBuildConfig(dg.Config):
@@ -89,10 +86,9 @@ def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, config: WarehouseBuildConfig
 ):
     """dbt build of the warehouse: staging views, the star schema and the managers' marts (tests run
-    as asset checks). Not partitioned. The complaint tables are incremental: a build recomputes only
-    the complaints on receipt days whose silver files changed since the last successful build (late
-    records and review decisions included), and rebuilds them whole when that cannot be trusted.
-    Dimensions and marts are rebuilt whole from the lake every time, which DuckDB does in seconds."""
+    as asset checks). Not partitioned: dimensions and marts are rebuilt whole on every build; the
+    complaint facts are updated for the receipt days whose silver changed since the last build, and
+    rebuilt whole after a new CRM snapshot or on request (config ``full_refresh``)."""
     # One target folder per data directory, not dagster-dbt's new one per build: dbt then re-parses
     # only what changed (partial parsing) instead of the whole project each run. Builds never overlap
     # here (the warehouse pool has one slot).
@@ -100,31 +96,23 @@ def warehouse_models(
     target.mkdir(parents=True, exist_ok=True)
     warehouse = lake.root / "warehouse.duckdb"
     state_path, changes_path = target / STATE_FILE, target / CHANGES_FILE
+    changes_path.unlink(missing_ok=True)  # a killed build's
     selected = {key.path[-1] for key in context.selected_asset_keys}
-    incremental = selected & INCREMENTAL_MODELS
-    args, build, state = ["build"], None, None
-    if incremental:
-        state = lake_state(lake.root, dbt_project.project_dir)
+    plan, state = None, None
+    if selected & INCREMENTAL_MODELS:
         previous = read_state(state_path)
+        state = lake_state(lake.root, dbt_project.project_dir, previous)
+        plan = plan_build(previous, state, selected, warehouse.exists(), config.full_refresh)
         state_path.unlink(missing_ok=True)  # until this build succeeds, the next one is a full one
-        days = changed_days(previous, state)
-        if config.full_refresh:
-            build = "full rebuild: requested"
-        elif incremental != INCREMENTAL_MODELS:
-            build = "full rebuild: only some of the incremental complaint tables selected"
-        elif not warehouse.exists() or days is None:
-            build = "full rebuild: first build, a new CRM snapshot, a changed dbt project or a failed last build"
-        else:
-            build = f"incremental: {len(days)} changed receipt day(s)" + (f" ({', '.join(days)})" if days else "")
-            write_bytes_atomic(json.dumps({"changed_days": days}).encode(), changes_path)
-        if build.startswith("full"):
-            args.append("--full-refresh")
-        context.log.info(f"warehouse build: {build}")
+        if plan.changed_days is not None:
+            write_bytes_atomic(json.dumps({"changed_days": plan.changed_days}).encode(), changes_path)
+        context.log.info(f"warehouse build: {plan.reason}")
     try:
+        args = ["build", *(["--full-refresh"] if plan and plan.full_refresh else [])]
         events = list(dbt.cli(args, context=context, target_path=target).stream())
     finally:
         changes_path.unlink(missing_ok=True)
-    if incremental == INCREMENTAL_MODELS:
+    if plan and plan.save_state:
         write_bytes_atomic(json.dumps(state).encode(), state_path)
     # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
     # read after the build and attached to each model's materialization then.
@@ -133,8 +121,8 @@ def warehouse_models(
         if isinstance(event, dg.Output):
             table = context.asset_key_for_output(event.output_name).path[-1]
             extra = {"dagster/row_count": counts[table]} if table in counts else {}
-            if table in INCREMENTAL_MODELS and build:
-                extra["build"] = build
+            if plan and table in INCREMENTAL_MODELS:
+                extra["build"] = plan.reason
             event = event.with_metadata({**event.metadata, **extra})
         yield event
 

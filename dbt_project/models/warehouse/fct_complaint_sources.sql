@@ -7,7 +7,10 @@
 -- the receipt days that hold their versions (int_complaint_receipts); see macros/incremental_scope.sql.
 -- depends_on: {{ ref('int_changed_complaints') }}
 -- depends_on: {{ ref('int_complaint_receipts') }}
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_affected_complaints() }}") }}
+{{ config(
+    materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+    pre_hook="{{ delete_affected_complaints() }}",
+) }}
 with versions as (
     {{ complaint_versions() }}
 ),

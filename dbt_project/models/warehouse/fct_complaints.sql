@@ -8,7 +8,10 @@
 -- CRM snapshot rebuilds it whole (customer_key), which the Dagster asset decides.
 -- depends_on: {{ ref('int_changed_complaints') }}
 -- depends_on: {{ ref('int_complaint_receipts') }}
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_affected_complaints() }}") }}
+{{ config(
+    materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+    pre_hook="{{ delete_affected_complaints() }}",
+) }}
 with versions as (
     {{ complaint_versions() }}
 ),

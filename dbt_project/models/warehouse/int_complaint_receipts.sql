@@ -2,9 +2,8 @@
 -- the index an incremental build uses to read only the days its complaints were received on.
 -- depends_on: {{ ref('int_changed_complaints') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }}{% if changed_days() is not none %} where {{ in_days('received_date', changed_days()) }}{% endif %}{% endif %}",
+    materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
+    pre_hook="{{ delete_changed_days() }}",
 ) }}
 {% set days = changed_days() if is_incremental() else none %}
 select distinct complaint_id, received_date
