@@ -248,3 +248,26 @@ def test_build_plan(tmp_path):
     assert plan(new_day, crm) == (True, None, True)
     assert plan(new_day, crm, selected={"fct_complaints", "mart_complaints_daily"}) == (True, None, True)
     assert plan(new_day, crm, selected={"fct_complaint_sources"}) == (True, None, False)
+
+
+def test_a_publish_after_one_that_passed_scans_the_silver_views_on_changed_days_only(tmp_path):
+    """The staging views over silver complaints and duplicates are scanned on the days named; the
+    warehouse's tables and every other view whole."""
+    from complaints_platform.lib.warehouse import unmasked_pii_in
+
+    silver = tmp_path / "silver"
+    for day, text in (("2026-11-20", "call me on 07700 900123"), ("2026-11-21", "all fine, thanks")):
+        _silver_file(tmp_path, f"silver/date={day}/part.parquet", [day])
+        frame = pl.read_parquet(silver / f"date={day}" / "part.parquet").with_columns(pl.lit(text).alias("text_masked"))
+        frame.write_parquet(silver / f"date={day}" / "part.parquet")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        for view in ("stg_complaints", "stg_quarantine"):
+            con.execute(f"create view {view} as select * from read_parquet('{silver}/*/*.parquet')")
+        con.execute("create table mart_notes as select 'mail jane.doe@example.com' as note")
+        everything = {"main.stg_complaints.text_masked": {"PHONE": 1}, "main.stg_quarantine.text_masked": {"PHONE": 1},
+                      "main.mart_notes.note": {"EMAIL": 1}}
+        assert unmasked_pii_in(con) == everything
+        assert unmasked_pii_in(con, ["2026-11-20"]) == everything
+        # Day 20 passed an earlier scan and only day 21 changed: stg_complaints is read on day 21.
+        assert unmasked_pii_in(con, ["2026-11-21"]) == {k: v for k, v in everything.items() if "stg_complaints" not in k}
+        assert "main.stg_complaints.text_masked" not in unmasked_pii_in(con, [])

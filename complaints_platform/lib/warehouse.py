@@ -39,6 +39,7 @@ IDENTIFIER_COLUMNS = {"source_location", "model_version"}
 INCREMENTAL_MODELS = frozenset({"int_changed_complaints", "int_complaint_receipts", "fct_complaint_sources", "fct_complaints"})
 INCREMENTAL_INPUTS = ("complaints_categorised", "complaint_duplicates")
 STATE_FILE = "lake_state.json"
+PUBLISHED_STATE_FILE = "published_lake_state.json"  # the lake as the last publish that passed scanned it
 CHANGES_FILE = "lake_changes.json"
 STATE_VERSION = 2
 
@@ -176,23 +177,40 @@ PROBE_ROWS = 10_000
 CATEGORY_MAX_DISTINCT = 1_000
 
 
-def _candidates_sql(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
+def _candidates_sql(con: duckdb.DuckDBPyConnection, relation: str, column: str, where: str = "true") -> str:
     """The query for a column's distinct values that pass the candidate pre-filter (one parameter)."""
     distinct = con.execute(
-        f"select count(distinct {column}) from (select {column} from {relation} limit {PROBE_ROWS})"
+        f"select count(distinct {column}) from (select {column} from {relation} where {where} limit {PROBE_ROWS})"
     ).fetchone()[0]
     if distinct <= CATEGORY_MAX_DISTINCT:
         # The limit keeps DuckDB from pushing the match below the distinct (it would match every row).
         return (
-            f"select v from (select distinct {column} as v from {relation} where {column} is not null "
+            f"select v from (select distinct {column} as v from {relation} where {column} is not null and {where} "
             f"limit 9223372036854775807) where regexp_matches(v, ?)"
         )
-    return f"select distinct {column} from {relation} where {column} is not null and regexp_matches({column}, ?)"
+    return (
+        f"select distinct {column} from {relation} "
+        f"where {column} is not null and {where} and regexp_matches({column}, ?)"
+    )
 
 
-def unmasked_pii_in(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+# The staging views over the incremental inputs (one per silver asset of INCREMENTAL_INPUTS): a
+# publish after an earlier one scans only their changed receipt days (see unmasked_pii_in).
+VIEWS_BY_RECEIPT_DAY = {"stg_complaints", "stg_duplicates"}
+
+
+def _in_days(days: list[str]) -> str:
+    listed = ", ".join(f"date '{date.fromisoformat(day)}'" for day in days)
+    return f"received_date in ({listed})" if days else "false"
+
+
+def unmasked_pii_in(con: duckdb.DuckDBPyConnection, only_days: list[str] | None = None) -> dict[str, dict[str, int]]:
     """Every text column (but identifiers) of every table and view: ``{"table.column": {kind:
-    distinct values}}`` for values still holding an e-mail, phone, card or IBAN (lib/pii.py decides)."""
+    distinct values}}`` for values still holding an e-mail, phone, card or IBAN (lib/pii.py decides).
+
+    ``only_days``: the receipt days whose silver files changed since the last scan that passed; the
+    views in VIEWS_BY_RECEIPT_DAY are then scanned on those days only (their other files have not
+    changed since they passed). None scans everything."""
     columns = con.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where data_type = 'VARCHAR' order by 1, 2, 3"
@@ -201,16 +219,17 @@ def unmasked_pii_in(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]
     for schema, table, column in columns:
         if column.endswith(IDENTIFIER_SUFFIXES) or column in IDENTIFIER_COLUMNS:
             continue
-        values = con.execute(_candidates_sql(con, f'"{schema}"."{table}"', f'"{column}"'), [_CANDIDATE]).fetchall()
+        where = _in_days(only_days) if only_days is not None and table in VIEWS_BY_RECEIPT_DAY else "true"
+        values = con.execute(_candidates_sql(con, f'"{schema}"."{table}"', f'"{column}"', where), [_CANDIDATE]).fetchall()
         kinds = Counter(kind for (value,) in values for kind in find_unmasked_pii(value))
         if kinds:
             findings[f"{schema}.{table}.{column}"] = dict(kinds)
     return findings
 
 
-def publish_analytics_copy(warehouse: Path, target: Path) -> tuple[Path, list[str]]:
+def publish_analytics_copy(warehouse: Path, target: Path, only_days: list[str] | None = None) -> tuple[Path, list[str]]:
     """Copy the warehouse to ``target`` atomically, unless any text in it still holds raw PII
-    (``UnmaskedPiiError``); returns the target and its table names.
+    (``UnmaskedPiiError``; ``only_days`` as in unmasked_pii_in); returns the target and its table names.
 
     The caller must hold the warehouse's single-writer pool, so nothing writes the warehouse while
     it is checkpointed and copied. Analysts with the old file open keep reading the old file (the
@@ -225,7 +244,7 @@ def publish_analytics_copy(warehouse: Path, target: Path) -> tuple[Path, list[st
         with duckdb.connect(str(tmp), read_only=True) as con:
             # What analysts would open is scanned before it replaces the old copy: a leak raises,
             # the temporary file is removed, and the previous copy stays.
-            findings = unmasked_pii_in(con)
+            findings = unmasked_pii_in(con, only_days)
             if findings:
                 raise UnmaskedPiiError(findings)
             tables = [
