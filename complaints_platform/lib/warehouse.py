@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from complaints_platform.lib.lake import atomic_path
+from complaints_platform.lib.lake import atomic_path, write_bytes_atomic
 from complaints_platform.lib.pii import find_unmasked_pii
 
 # A cheap pre-filter in DuckDB: only values that could hold an e-mail, phone, card or IBAN (an '@',
@@ -153,11 +153,21 @@ def plan_build(
     return BuildPlan(False, days, True, f"incremental: {len(days)} changed receipt day(s){listed}")
 
 
-def read_state(path: Path) -> dict | None:
+def take_state(path: Path, root: Path, project_dir: Path) -> tuple[dict | None, dict]:
+    """The lake state a run saved at ``path`` when it last succeeded, and the lake's state now. The
+    saved one is removed: until this run succeeds and saves the new one (save_state), the next run
+    has nothing to compare with and does everything."""
     try:
-        return json.loads(path.read_text())
+        previous = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None  # none yet, or unreadable: the next build is a full one
+        previous = None  # none yet, or unreadable
+    current = lake_state(root, project_dir, previous)
+    path.unlink(missing_ok=True)
+    return previous, current
+
+
+def save_state(path: Path, state: dict) -> None:
+    write_bytes_atomic(json.dumps(state).encode(), path)
 
 
 class UnmaskedPiiError(RuntimeError):

@@ -23,11 +23,11 @@ from complaints_platform.lib.warehouse import (
     STATE_FILE,
     UnmaskedPiiError,
     changed_days,
-    lake_state,
     plan_build,
     publish_analytics_copy,
-    read_state,
+    save_state,
     table_row_counts,
+    take_state,
 )
 
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -102,10 +102,8 @@ def warehouse_models(
     selected = {key.path[-1] for key in context.selected_asset_keys}
     plan, state = None, None
     if selected & INCREMENTAL_MODELS:
-        previous = read_state(state_path)
-        state = lake_state(lake.root, dbt_project.project_dir, previous)
+        previous, state = take_state(state_path, lake.root, dbt_project.project_dir)
         plan = plan_build(previous, state, selected, warehouse.exists(), config.full_refresh)
-        state_path.unlink(missing_ok=True)  # until this build succeeds, the next one is a full one
         if plan.changed_days is not None:
             write_bytes_atomic(json.dumps({"changed_days": plan.changed_days}).encode(), changes_path)
         context.log.info(f"warehouse build: {plan.reason}")
@@ -115,7 +113,7 @@ def warehouse_models(
     finally:
         changes_path.unlink(missing_ok=True)
     if plan and plan.save_state:
-        write_bytes_atomic(json.dumps(state).encode(), state_path)
+        save_state(state_path, state)
     # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
     # read after the build and attached to each model's materialization then.
     counts = table_row_counts(warehouse) if warehouse.exists() else {}
@@ -159,11 +157,9 @@ def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
     # The staging views over silver are scanned on the receipt days changed since the last publish
     # that passed; the state is taken before the scan, so a file rewritten meanwhile is scanned next time.
     state_path = lake.root / DBT_TARGET_DIR / PUBLISHED_STATE_FILE
-    previous = read_state(state_path)
-    state = lake_state(lake.root, dbt_project.project_dir, previous)
+    previous, state = take_state(state_path, lake.root, dbt_project.project_dir)
     days = changed_days(previous, state)
     scanned = "every row" if days is None else f"tables whole, silver views on {len(days)} changed receipt day(s)"
-    state_path.unlink(missing_ok=True)
     try:
         target, tables = publish_analytics_copy(lake.root / "warehouse.duckdb", lake.root / "analytics.duckdb", days)
     except UnmaskedPiiError as error:
@@ -171,7 +167,7 @@ def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
             check_name=PUBLISHED_PII_CHECK, passed=False, metadata={"findings": error.findings}
         )
         raise dg.Failure(str(error), metadata={"findings": error.findings}) from error
-    write_bytes_atomic(json.dumps(state).encode(), state_path)
+    save_state(state_path, state)
     context.log.info(f"published {target} with {len(tables)} tables/views; PII scan: {scanned}")
     with duckdb.connect(str(target), read_only=True) as con:
         complaints = con.execute("select count(*) from fct_complaints").fetchone()[0]
