@@ -62,6 +62,38 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["part.parquet"]
 
 
+def test_staged_files_are_put_in_place_together_on_commit(tmp_path):
+    old, new = pl.DataFrame({"x": [1]}), pl.DataFrame({"x": [2, 3]})
+    first, second = tmp_path / "date=2026-11-20" / "part.parquet", tmp_path / "date=2026-11-21" / "part.parquet"
+    lake.write_parquet_atomic(old, first)
+    with lake.StagedFiles() as staged:
+        staged_first = staged.write_parquet(new, first)
+        staged.write_parquet(new, second)
+        # Until the commit, readers see the old file only; the run itself reads what it staged.
+        assert pl.read_parquet(first).equals(old) and not second.exists()
+        assert sorted(tmp_path.glob("*/*.parquet")) == [first]
+        assert staged.current(first) == staged_first and pl.read_parquet(staged.current(first)).equals(new)
+        assert staged.current(tmp_path / "date=2026-11-22" / "part.parquet") is None
+        assert staged.commit() == [first, second]
+    assert pl.read_parquet(first).equals(new) and pl.read_parquet(second).equals(new)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["part.parquet", "part.parquet"]
+
+
+def test_staged_files_not_committed_are_deleted_and_the_old_files_kept(tmp_path):
+    old = pl.DataFrame({"x": [1]})
+    target = tmp_path / "date=2026-11-20" / "part.parquet"
+    lake.write_parquet_atomic(old, target)
+    with pytest.raises(RuntimeError, match="a blocking check failed"):
+        with lake.StagedFiles() as staged:
+            staged.write_parquet(pl.DataFrame({"x": [2]}), target)
+            staged.write_parquet(pl.DataFrame({"x": [3]}), target)  # staged twice: the first copy goes at once
+            staged.write_parquet(pl.DataFrame({"x": [4]}), tmp_path / "date=2026-11-21" / "part.parquet")
+            assert len([p for p in tmp_path.rglob(".*") if p.is_file()]) == 2
+            raise RuntimeError("a blocking check failed")
+    assert pl.read_parquet(target).equals(old)
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["date=2026-11-20/part.parquet"]
+
+
 def test_write_bytes_atomic(tmp_path):
     target = tmp_path / "landing" / "sms" / "page.json"
     lake.write_bytes_atomic(b'{"a": 1}', target)

@@ -168,3 +168,77 @@ def test_a_failed_blocking_check_writes_nothing(small_day, monkeypatch):
         assert checks["no_unmasked_pii"] is False
         assert instance.get_latest_materialization_event(dg.AssetKey("complaints_cleaned")) is None
     assert not (data_dir / "silver").exists() or not list((data_dir / "silver").rglob("*.parquet"))
+
+
+def _two_days_of_forms(data_dir, defs, instance):
+    """Day 1: FORMS. Day 2: form 1 updated (the same complaint, received again) and form 4, Bo
+    sending form 2's words again (a copy of a day-1 complaint)."""
+    url = f"sqlite:///{data_dir / 'oltp' / 'web_forms.sqlite'}"
+    assert run_assets(defs, instance, ["web_forms_raw"], ("2026-11-20-00:00", "2026-11-20-23:45")).success
+    upsert_forms(url, [
+        {"id": 1, "status": "resolved", "updated_at": datetime(2026, 11, 21, 8, 0)},
+        {**FORMS[1], "id": 4, "submitted_at": datetime(2026, 11, 21, 9, 0), "updated_at": datetime(2026, 11, 21, 9, 0)},
+    ])
+    assert run_assets(defs, instance, ["web_forms_raw"], ("2026-11-21-00:00", "2026-11-21-23:45")).success
+
+
+def _silver_files(data_dir) -> dict[str, bytes]:
+    return {str(p.relative_to(data_dir)): p.read_bytes() for p in sorted((data_dir / "silver").rglob("*")) if p.is_file()}
+
+
+def test_a_range_is_cleaned_a_day_at_a_time_and_each_day_checked_on_its_own(small_day):
+    """One run over two days (a backfill): each day is its own partition, so a complaint updated on
+    day 2 is day 2's version of it (unique within each day, not across the range), and day 2's
+    copy of a day-1 complaint is caught against day 1 as this run wrote it."""
+    data_dir, _ = small_day
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        _two_days_of_forms(data_dir, defs, instance)
+        assert run_assets(defs, instance, ["category_corrections", "category_model"]).success
+        result = run_assets(defs, instance, [*CLEANED_LAYER, "complaints_categorised"], ("2026-11-20", "2026-11-21"))
+        assert result.success
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks["cleaned_contract"] and checks["records_accounted_for"] and checks["categorised_contract"]
+        cleaned_meta = result.asset_materializations_for_node("complaints_cleaned")[0].metadata
+        assert cleaned_meta["received_records"].value == 5 and cleaned_meta["cleaned_records"].value == 3
+        assert cleaned_meta["duplicates_records"].value == 1 and cleaned_meta["quarantined_records"].value == 1
+        categorised_meta = result.asset_materializations_for_node("complaints_categorised")[0].metadata
+        assert categorised_meta["dagster/row_count"].value == 3
+    day1, day2 = (pl.read_parquet(data_dir / f"silver/complaints_cleaned/date=2026-11-{d}/part.parquet") for d in (20, 21))
+    assert day1.height == 2 and day2.height == 1
+    assert day2["complaint_id"].to_list() == day1.filter(pl.col("source_record_id") == "1")["complaint_id"].to_list()
+    assert day2["status"].to_list() == ["resolved"]
+    duplicates = pl.read_parquet(data_dir / "silver/complaint_duplicates/date=2026-11-21/part.parquet")
+    assert duplicates.select("source_record_id", "rule").rows() == [("4", "same_contact_same_text")]
+    assert duplicates["duplicate_of"].to_list() == day1.filter(pl.col("source_record_id") == "2")["complaint_id"].to_list()
+    categorised = pl.read_parquet(data_dir / "silver/complaints_categorised/*/part.parquet")
+    assert categorised.height == 3
+    assert not [p for p in (data_dir / "silver").rglob("*") if p.name.startswith(".")]  # nothing staged is left
+
+
+def test_a_range_is_put_in_place_only_if_every_day_passes(small_day, monkeypatch):
+    """A blocking check failing on the range's last day: no day of the run is put in place (the
+    first day's files, already staged, are deleted), and the files of an earlier run stay as they
+    were, byte for byte."""
+    data_dir, _ = small_day
+    defs = build_definitions(Settings.from_env())
+    import complaints_platform.defs.cleaned.complaints as cleaned_module
+    from complaints_platform.lib.quality import unmasked_pii_rows
+
+    def leak_on_day_2(frame, columns):
+        found = unmasked_pii_rows(frame, columns)
+        if "received_date" in frame.columns and (frame["received_date"] == date(2026, 11, 21)).any():
+            return pl.concat([pl.DataFrame({"column": columns[:1], "kinds": ["PHONE"]}), found])
+        return found
+
+    with dg.instance_for_test() as instance:
+        _two_days_of_forms(data_dir, defs, instance)
+        assert run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-20")).success
+        before = _silver_files(data_dir)
+        assert any("date=2026-11-20" in name for name in before)
+        monkeypatch.setattr(cleaned_module, "unmasked_pii_rows", leak_on_day_2)
+        result = run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-21"))
+        assert not result.success
+        check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_unmasked_pii")
+        assert check.passed is False and check.metadata["rows_with_pii"].value == 1
+    assert _silver_files(data_dir) == before  # day 1 as the first run left it, no day 2, nothing staged left

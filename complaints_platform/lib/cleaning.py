@@ -21,9 +21,11 @@ exports and dashboards, so a value a spreadsheet would run as a formula is neutr
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
+import polars.selectors as cs
 
 from complaints_platform.lib.bronze import BRONZE_SCHEMA, CHANNEL_COLUMNS
 from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS, Thresholds, earlier_candidates, find_pairs, resolve
@@ -87,29 +89,21 @@ def complaint_id(channel: str, record_id: str) -> str:
     return hashlib.sha256(f"{channel}|{record_id}".encode()).hexdigest()[:20]
 
 
-def _union_channels(bronze: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    frames = []
-    for channel, frame in bronze.items():
-        extra = {
-            name: frame.get_column(name) if name in frame.columns else None
-            for name in ("wait_seconds", "handle_seconds")
-        }
-        frames.append(
-            frame.select(list(BRONZE_SCHEMA)).with_columns(
-                pl.lit(channel).alias("channel"),
-                (extra["wait_seconds"] if extra["wait_seconds"] is not None else pl.lit(None))
-                .cast(pl.Int32)
-                .alias("wait_seconds"),
-                (extra["handle_seconds"] if extra["handle_seconds"] is not None else pl.lit(None))
-                .cast(pl.Int32)
-                .alias("handle_seconds"),
-            )
-        )
-    if not frames:
-        return pl.DataFrame(
-            schema={**BRONZE_SCHEMA, "channel": pl.String, "wait_seconds": pl.Int32, "handle_seconds": pl.Int32}
-        )
-    return pl.concat(frames, how="vertical_relaxed")
+def _canonical(channel: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """One channel's bronze rows in the columns every channel shares (plus the call centre's)."""
+    extra = {
+        name: frame.get_column(name) if name in frame.columns else None
+        for name in ("wait_seconds", "handle_seconds")
+    }
+    return frame.select(list(BRONZE_SCHEMA)).with_columns(
+        pl.lit(channel).alias("channel"),
+        (extra["wait_seconds"] if extra["wait_seconds"] is not None else pl.lit(None))
+        .cast(pl.Int32)
+        .alias("wait_seconds"),
+        (extra["handle_seconds"] if extra["handle_seconds"] is not None else pl.lit(None))
+        .cast(pl.Int32)
+        .alias("handle_seconds"),
+    )
 
 
 def _quarantine_rule(statuses: tuple[str, ...]) -> pl.Expr:
@@ -173,7 +167,7 @@ def _quarantine_rule(statuses: tuple[str, ...]) -> pl.Expr:
 
 
 def clean_complaints(
-    bronze: dict[str, pl.DataFrame],
+    bronze: Mapping[str, pl.DataFrame] | Iterable[tuple[str, pl.DataFrame]],
     masker: PiiMasker,
     customers: pl.DataFrame | None = None,
     prior: pl.DataFrame | pl.LazyFrame | None = None,
@@ -184,6 +178,9 @@ def clean_complaints(
 ) -> CleanedDay:
     """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc).
 
+    ``bronze``: each channel's frame, or (channel, frame) chunks in any number (a channel's day
+    read a few files at a time): the row-by-row rules run on one chunk at a time and keep only
+    what the cleaned rows need, so a day's raw payloads are never all in memory at once.
     ``prior``: the cleaned complaints received before this day (a LazyFrame over every earlier
     partition is best: only those of today's contacts made within near_duplicates.WINDOW of today's
     complaints are read), against which a copy received today is recognised, however late it
@@ -192,48 +189,15 @@ def clean_complaints(
     (the brand's own accounts), never merged. ``extra_statuses``: case statuses accepted beyond
     ALLOWED_STATUSES.
     """
-    unknown = set(bronze) - set(CHANNEL_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown channels: {sorted(unknown)}")
-    records = _union_channels(bronze)
-    received = records.height
-    records = to_utc(records, "event_time_text", "event_time_zone", "event_at")
-    records = to_utc(records, "resolved_at_text", "event_time_zone", "resolved_at")
-    records = records.with_columns(
-        pl.col("status").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s-]+", "_").alias("status_norm"),
-        pl.struct("channel", "record_id")
-        .map_elements(lambda r: complaint_id(r["channel"], r["record_id"] or ""), return_dtype=pl.String)
-        .alias("complaint_id"),
-    ).with_columns(_quarantine_rule(ALLOWED_STATUSES + tuple(extra_statuses)).alias("__rule"))
-
-    bad = records.filter(pl.col("__rule").is_not_null()).with_columns(
-        pl.col("__rule").struct.field("reason").alias("__reason")
-    )
-    quarantine = bad.select(
-        "channel",
-        pl.col("record_id").alias("source_record_id"),
-        "source_location",
-        "received_at",
-        pl.col("received_at").dt.date().alias("received_date"),
-        pl.col("__rule").struct.field("rule"),
-        # A reason quotes what it could not read (a time, a status): masked like any text.
-        neutralise_formula_expr(masker.mask_text_expr("__reason")).alias("reason"),
-        neutralise_formula_expr(
-            pl.struct("raw", "author_name", "email", "phone", "handle", "account_number").map_elements(
-                lambda r: masker.mask_record(
-                    r["raw"],
-                    {"NAME": r["author_name"], "EMAIL": r["email"], "PHONE": r["phone"],
-                     "HANDLE": r["handle"], "ACCOUNT": r["account_number"]},
-                ),
-                return_dtype=pl.String,
-            )
-        ).alias("raw_masked"),
-    ).cast(QUARANTINE_SCHEMA)
-
-    # What the cleaned rows never need again is dropped before the filter copies them (the raw
-    # payloads alone are a third of a day's bronze).
-    good = records.drop("raw", "parse_error", "event_time_text", "resolved_at_text").filter(pl.col("__rule").is_null())
-    del records
+    statuses = ALLOWED_STATUSES + tuple(extra_statuses)
+    chunks = bronze.items() if isinstance(bronze, Mapping) else bronze
+    screened = [_screen(channel, frame, masker, statuses) for channel, frame in chunks]
+    if not screened:  # no bronze at all: an empty day, in the columns every channel shares
+        screened = [_screen("sms", pl.DataFrame(schema=BRONZE_SCHEMA), masker, statuses)]
+    received = sum(height for height, _, _ in screened)
+    quarantine = pl.concat([q for _, q, _ in screened])
+    good = pl.concat([g for _, _, g in screened], how="vertical_relaxed")
+    del screened
     # Same source record delivered more than once: keep the latest version.
     good = good.sort(["complaint_id", "received_at", "source_location"], descending=[False, True, True])
     same_record = good.with_columns(
@@ -298,6 +262,55 @@ def clean_complaints(
     )
 
 
+def _screen(
+    channel: str, frame: pl.DataFrame, masker: PiiMasker, statuses: tuple[str, ...]
+) -> tuple[int, pl.DataFrame, pl.DataFrame]:
+    """The row-by-row rules on one chunk of a channel's bronze: (records received, quarantined
+    rows, good rows without what the cleaned layer never needs again: the raw payload above all)."""
+    if channel not in CHANNEL_COLUMNS:
+        raise ValueError(f"unknown channels: {[channel]}")
+    records = _canonical(channel, frame)
+    del frame
+    received = records.height
+    records = to_utc(records, "event_time_text", "event_time_zone", "event_at")
+    records = to_utc(records, "resolved_at_text", "event_time_zone", "resolved_at")
+    records = records.with_columns(
+        pl.col("status").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s-]+", "_").alias("status_norm"),
+        pl.struct("channel", "record_id")
+        .map_elements(lambda r: complaint_id(r["channel"], r["record_id"] or ""), return_dtype=pl.String)
+        .alias("complaint_id"),
+    ).with_columns(_quarantine_rule(statuses).alias("__rule"))
+
+    bad = records.filter(pl.col("__rule").is_not_null()).with_columns(
+        pl.col("__rule").struct.field("reason").alias("__reason")
+    )
+    quarantine = bad.select(
+        "channel",
+        pl.col("record_id").alias("source_record_id"),
+        "source_location",
+        "received_at",
+        pl.col("received_at").dt.date().alias("received_date"),
+        pl.col("__rule").struct.field("rule"),
+        # A reason quotes what it could not read (a time, a status): masked like any text.
+        neutralise_formula_expr(masker.mask_text_expr("__reason")).alias("reason"),
+        neutralise_formula_expr(
+            pl.struct("raw", "author_name", "email", "phone", "handle", "account_number").map_elements(
+                lambda r: masker.mask_record(
+                    r["raw"],
+                    {"NAME": r["author_name"], "EMAIL": r["email"], "PHONE": r["phone"],
+                     "HANDLE": r["handle"], "ACCOUNT": r["account_number"]},
+                ),
+                return_dtype=pl.String,
+            )
+        ).alias("raw_masked"),
+    ).cast(QUARANTINE_SCHEMA)
+
+    # What the cleaned rows never need again is dropped before the filter copies them (the raw
+    # payloads alone are a third of a day's bronze).
+    good = records.drop("raw", "parse_error", "event_time_text", "resolved_at_text").filter(pl.col("__rule").is_null())
+    return received, quarantine, good
+
+
 def _mask_and_resolve(
     frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | None
 ) -> pl.DataFrame:
@@ -324,6 +337,8 @@ def _mask_and_resolve(
             frame = frame.join(lookup, on=column, how="left")
             resolved.append(pl.col(f"__by_{kind}"))
     frame = frame.with_columns(pl.coalesce(resolved).alias("customer_key"))
+    # Only what is masked goes on: the raw text and identifiers are not needed after this (and
+    # are most of the day's memory from here on).
     return frame.with_columns(
         pl.coalesce("customer_key", "__email", "__phone", "__handle").alias("contact_token")
-    )
+    ).drop("text", "author_name", "email", "phone", "handle", "account_number", cs.starts_with("__"))

@@ -48,16 +48,22 @@ def make_private_dir(path: Path) -> Path:
     for folder in reversed(missing):
         folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
         os.chmod(folder, PRIVATE_DIR_MODE)
-        fsync_dir(folder.parent)
+        fsync_path(folder.parent)
     return path
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Make a file's bytes, or a folder's entries, durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _temp_beside(target: Path) -> Path:
+    """A hidden name in ``target``'s folder: no reader's glob (``*.parquet``, ``part.parquet``) sees it."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
 
 
 @contextmanager
@@ -67,21 +73,73 @@ def atomic_path(target: Path, private: bool = False) -> Iterator[Path]:
         make_private_dir(target.parent)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = _temp_beside(target)
     try:
         yield tmp
         if private:
             os.chmod(tmp, PRIVATE_FILE_MODE)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(tmp)
         os.replace(tmp, target)
-        fsync_dir(target.parent)
+        fsync_path(target.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+class StagedFiles:
+    """Files written one at a time and put in place together, or not at all.
+
+    A run over many partitions that must check everything before anyone reads any of it (a blocking
+    asset check) stages each partition's file as soon as it is computed, so it holds one partition
+    in memory, not the range; then ``commit`` renames every staged file over its target, or leaving
+    the ``with`` block without committing (a failed check, an exception) deletes them. A staged
+    file is complete and fsync'd, hidden beside its target (``current`` finds it for the run's own
+    later partitions). Each rename is atomic; a crash during ``commit`` leaves some partitions new
+    and the rest as they were, each whole, as writing them one by one would.
+    """
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, Path] = {}
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def write_parquet(self, frame: pl.DataFrame, target: Path) -> Path:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temp_beside(target)
+        try:
+            frame.write_parquet(tmp, compression="zstd", statistics=True)
+            fsync_path(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        previous = self._staged.pop(target, None)
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+        self._staged[target] = tmp
+        return tmp
+
+    def current(self, target: Path) -> Path | None:
+        """The file a reader inside this run should read for ``target``: the staged one, else the
+        committed one, else None."""
+        return self._staged.get(target) or (target if target.exists() else None)
+
+    def commit(self) -> list[Path]:
+        committed = []
+        for target, tmp in self._staged.items():
+            os.replace(tmp, target)
+            fsync_path(target.parent)
+            committed.append(target)
+        self._staged.clear()
+        return committed
+
+    def discard(self) -> None:
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+        self._staged.clear()
 
 
 def write_bytes_atomic(data: bytes, target: Path, private: bool = False) -> Path:

@@ -43,7 +43,7 @@ WINDOW = timedelta(hours=48)
 MAX_EARLIER = 20
 SHORT_TEXT = 25
 IDF_SAMPLE = 20_000
-COSINE_BLOCK = 50_000  # pairs scored at once by the TF-IDF cosine
+COSINE_BLOCK = 20_000  # pairs scored at once by the TF-IDF cosine (50,000: 0.2 GB more at the peak, no faster)
 NGRAMS = (3, 4, 5)  # character n-gram lengths of the TF-IDF cosine
 
 ACCEPT, REJECT = "accept", "reject"
@@ -130,43 +130,40 @@ def _tfidf_cosine(earlier: pl.Series, later: pl.Series, corpus: pl.Series) -> np
     built from the distinct words instead (a char_wb n-gram never crosses a word): each distinct
     word's n-grams once, then texts x words @ words x n-grams. sklearn's own TfidfTransformer
     weighs and normalises the counts, so the vectors are sklearn's to the bit. Pairs are scored in
-    blocks of ``COSINE_BLOCK``, each vectorising only its own distinct texts: a vector depends on
-    its text and the corpus alone, so the result is the same, and memory stays bounded (all 1.2M
-    distinct texts of 630k pairs at once peaked at 3.8 GB; in blocks the process peaks at 1.2 GB)."""
+    blocks of ``COSINE_BLOCK``, each vectorising only its own distinct texts through their own
+    distinct words: a vector depends on its text and the corpus alone, so the result is the same,
+    and memory stays bounded by the block (all 1.2M distinct texts of 630k pairs at once peaked at
+    3.8 GB; the n-grams of every pair's words at once added 0.9 GB at 1M records)."""
     # Imported here: scikit-learn takes 1.5 s to import, and every Dagster process (each step, the
     # webserver, the daemon, every sensor tick's code server) imports this module with the Definitions.
     from sklearn.feature_extraction.text import TfidfTransformer
 
     earlier, later = earlier.fill_null(""), later.fill_null("")
-    corpus_words = _word_counts(corpus.fill_null(""))
-    text_words = _words(pl.concat([earlier, later]).unique()).select("word").unique()
-    words = (
-        pl.concat([corpus_words.select("word", in_corpus=pl.lit(True)), text_words.select("word", in_corpus=pl.lit(False))])
-        .group_by("word")
-        .agg(pl.col("in_corpus").any())
-        .with_row_index("w")
-    )
-    grams = _word_ngrams(words)
+    corpus = corpus.fill_null("")
     # sklearn's vocabulary: the corpus's n-grams in string order (polars sorts by code point, as Python).
-    vocabulary = grams.filter("in_corpus").select(pl.col("gram").unique().sort()).with_row_index("f")
+    corpus_words = _words(corpus).select("word").unique().with_row_index("w")
+    vocabulary = _word_ngrams(corpus_words).select(pl.col("gram").unique().sort()).with_row_index("f")
     if not vocabulary.height:
         return np.zeros(earlier.len())
-    gram_counts = grams.join(vocabulary, on="gram")  # n-grams unseen in the corpus are ignored, as by sklearn
-    word_grams = _csr(gram_counts["w"], gram_counts["f"], gram_counts["count"], (words.height, vocabulary.height))
-    word_index = words.select("word", "w")
 
-    def counts(word_counts: pl.DataFrame, documents: int) -> sp.csr_matrix:
-        keyed = word_counts.join(word_index, on="word")
-        matrix = _csr(keyed["doc"], keyed["w"], keyed["count"], (documents, words.height)) @ word_grams
+    def counts(texts: pl.Series) -> sp.csr_matrix:
+        """texts x vocabulary n-gram counts, through the texts' own distinct words (n-grams unseen
+        in the corpus are ignored, as by sklearn)."""
+        word_counts = _word_counts(texts)
+        words = word_counts.select("word").unique().with_row_index("w")
+        grams = _word_ngrams(words).join(vocabulary, on="gram")
+        word_grams = _csr(grams["w"], grams["f"], grams["count"], (words.height, vocabulary.height))
+        keyed = word_counts.join(words, on="word")
+        matrix = _csr(keyed["doc"], keyed["w"], keyed["count"], (texts.len(), words.height)) @ word_grams
         matrix.sort_indices()  # canonical CSR, as CountVectorizer leaves it
         return matrix
 
-    transformer = TfidfTransformer(sublinear_tf=True).fit(counts(corpus_words, corpus.len()))
+    transformer = TfidfTransformer(sublinear_tf=True).fit(counts(corpus))
     cosine = np.zeros(earlier.len())
     for start in range(0, earlier.len(), COSINE_BLOCK):
         block_earlier, block_later = earlier.slice(start, COSINE_BLOCK), later.slice(start, COSINE_BLOCK)
         texts = pl.concat([block_earlier, block_later]).unique().rename("text")
-        vectors = transformer.transform(counts(_word_counts(texts), texts.len()), copy=False)
+        vectors = transformer.transform(counts(texts), copy=False)
         position = texts.to_frame().with_row_index("i")
         rows = [
             pl.DataFrame({"text": side}).join(position, on="text", how="left", maintain_order="left")["i"].to_numpy()
@@ -194,20 +191,20 @@ def _word_counts(texts: pl.Series) -> pl.DataFrame:
 
 
 def _word_ngrams(words: pl.DataFrame) -> pl.DataFrame:
-    """w, in_corpus, gram, count: sklearn's char_wb n-grams of each word, every substring of 3 to 5
-    characters of the word padded with one space on each side (a padded word shorter than n has
-    none of length n)."""
-    padded = words.select("w", "in_corpus", pl.concat_str(pl.lit(" "), "word", pl.lit(" ")).alias("padded")).with_columns(
+    """w, gram, count: sklearn's char_wb n-grams of each word (columns w, word), every substring of
+    3 to 5 characters of the word padded with one space on each side (a padded word shorter than n
+    has none of length n)."""
+    padded = words.select("w", pl.concat_str(pl.lit(" "), "word", pl.lit(" ")).alias("padded")).with_columns(
         pl.col("padded").str.len_chars().alias("length")
     )
     grams = [
         padded.filter(pl.col("length") >= n)
         .with_columns(pl.int_ranges(0, pl.col("length") - n + 1).alias("offset"))
         .explode("offset")
-        .select("w", "in_corpus", pl.col("padded").str.slice("offset", n).alias("gram"))
+        .select("w", pl.col("padded").str.slice("offset", n).alias("gram"))
         for n in NGRAMS
     ]
-    return pl.concat(grams).group_by("w", "in_corpus", "gram").agg(pl.len().cast(pl.Float32).alias("count"))
+    return pl.concat(grams).group_by("w", "gram").agg(pl.len().cast(pl.Float32).alias("count"))
 
 
 def _csr(rows: pl.Series, columns: pl.Series, values: pl.Series, shape: tuple[int, int]) -> sp.csr_matrix:

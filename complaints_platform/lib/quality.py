@@ -105,6 +105,17 @@ class ValidationResult:
     failure_count: int
     failures: pl.DataFrame | None  # pandera's failure cases (check, column, value)
 
+    @classmethod
+    def combine(cls, results: Iterable[ValidationResult]) -> ValidationResult:
+        """One result for several frames validated apart (a run's days, say)."""
+        results = list(results)
+        failures = [r.failures for r in results if r.failures is not None]
+        return cls(
+            all(r.passed for r in results),
+            sum(r.failure_count for r in results),
+            pl.concat(failures) if failures else None,
+        )
+
     def metadata(self, limit: int = 20) -> dict:
         result: dict = {"failure_count": self.failure_count}
         if self.failures is not None and self.failures.height:

@@ -4,6 +4,7 @@ Logic lives in lib/categories.py (student, routing, cards), lib/category_teacher
 lib/category_rules.py and lib/category_training.py (pool, corrections, promotion gate)."""
 
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -12,8 +13,8 @@ import polars as pl
 from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import LakeResource
 from complaints_platform.lib import lake as lakelib
-from complaints_platform.lib.quality import CATEGORISED_CONTRACT, validate
-from complaints_platform.lib.silver import CLEANED_SCHEMA
+from complaints_platform.lib.quality import CATEGORISED_CONTRACT, ValidationResult, validate
+from complaints_platform.lib.silver import CLEANED_SCHEMA, NOT_A_COMPLAINT
 
 if TYPE_CHECKING:
     from complaints_platform.lib import categories as cat
@@ -220,32 +221,42 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
         raise dg.Failure("no category model yet: materialize category_model first")
     teacher, corrections = Teacher(), read_corrections(lake)
     window = context.partition_time_window
-    days = {}
-    for day in lakelib.days_between(window.start, window.end):
-        source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
-        cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
-        earlier = lakelib.silver_partition_path(lake.root, "complaints_categorised", day)
-        previous = pl.read_parquet(earlier, columns=REUSED_COLUMNS) if earlier.exists() else None
-        days[day] = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections, previous)
-    everything = pl.concat(days.values())
-    contract = validate(CATEGORISED_CONTRACT, everything)
-    check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
-    if not contract.passed:
-        yield check  # blocking: nothing is written, the marts keep the last good categories
-        raise dg.Failure("categorised contract failed; nothing was written")
-    for day, frame in days.items():
-        lakelib.write_parquet_atomic(frame, lakelib.silver_partition_path(lake.root, "complaints_categorised", day))
-    paths = dict(everything.group_by("category_path").len().iter_rows())
+    # A day at a time, staged (as the cleaned layer): a backfill holds one day in memory, and
+    # nothing is put in place unless every day passes the blocking contract.
+    contracts, rows, confidence = [], 0, 0.0
+    by_category: Counter[str] = Counter()
+    by_path: Counter[str] = Counter()
+    with lakelib.StagedFiles() as staged:
+        for day in lakelib.days_between(window.start, window.end):
+            source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
+            cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
+            target = lakelib.silver_partition_path(lake.root, "complaints_categorised", day)
+            previous = pl.read_parquet(target, columns=REUSED_COLUMNS) if target.exists() else None
+            frame = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections, previous)
+            del cleaned, previous
+            contracts.append(validate(CATEGORISED_CONTRACT, frame))
+            rows += frame.height
+            confidence += float(frame.get_column("category_confidence").sum() or 0.0)
+            by_category.update(dict(frame.group_by("category").len().iter_rows()))
+            by_path.update(dict(frame.group_by("category_path").len().iter_rows()))
+            staged.write_parquet(frame, target)
+            del frame
+        contract = ValidationResult.combine(contracts)
+        check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
+        if not contract.passed:
+            yield check  # blocking: nothing is put in place, the marts keep the last good categories
+            raise dg.Failure("categorised contract failed; nothing was written")
+        staged.commit()
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": everything.height,
+            "dagster/row_count": rows,
             "model_version": model.version,
             "teacher": teacher.version,
-            "by_category": dict(everything.group_by("category").len().iter_rows()),
-            "not_complaints": everything.filter(~pl.col("is_complaint")).height,
-            "by_path": paths,
-            "teacher_share": round(paths.get("teacher", 0) / max(everything.height, 1), 4),
-            "mean_confidence": round(float(everything.get_column("category_confidence").mean() or 0.0), 4),
+            "by_category": dict(by_category.most_common()),
+            "not_complaints": by_category.get(NOT_A_COMPLAINT, 0),
+            "by_path": dict(by_path.most_common()),
+            "teacher_share": round(by_path.get("teacher", 0) / max(rows, 1), 4),
+            "mean_confidence": round(confidence / rows, 4) if rows else 0.0,
         }
     )
     yield check

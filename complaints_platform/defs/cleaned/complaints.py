@@ -1,6 +1,9 @@
 """The cleaned layer: each day's records from every channel, validated, masked and de-duplicated."""
 
 
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
@@ -15,6 +18,7 @@ from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS
 from complaints_platform.lib.quality import (
     VOLUME_HISTORY_DAYS,
     VOLUME_MIN_HISTORY,
+    ValidationResult,
     cleaned_contract,
     customer_reference_contract,
     unmasked_pii_rows,
@@ -38,6 +42,9 @@ ACCOUNTING_CHECK = "records_accounted_for"
 PII_CHECK = "no_unmasked_pii"
 VOLUME_CHECK = "channel_volume_normal"
 CUSTOMERS_CHECK = "customers_known"
+PREVIEW_ROWS = 10
+# Bronze files screened at once: four hours of a 15-minute channel.
+BRONZE_FILES_PER_CHUNK = 16
 
 
 @dg.multi_asset(
@@ -147,95 +154,82 @@ def complaints_cleaned(
     decisions = current_decisions(lake.root)
     brand = cleaning.brand_contacts(masker)
     window = context.partition_time_window
-    results: dict[str, CleanedDay] = {}
-    customer_keys: set[str] = set()
-    for day in lakelib.days_between(window.start, window.end):
-        bronze = {
-            channel: lakelib.read_parquet_files(
-                lakelib.bronze_files_for_day(lake.root, asset, day), bronze_schema(channel)
+    days = lakelib.days_between(window.start, window.end)
+    # A day at a time: each day's files are staged as soon as it is cleaned and only its summary
+    # is kept, so a backfill of a month holds one day in memory, not thirty. Nothing is put in
+    # place until every day has passed the blocking checks.
+    summaries: dict[str, _DaySummary] = {}
+    with lakelib.StagedFiles() as staged:
+        for day in days:
+            customers_file = lakelib.customers_path(lake.root, day)
+            customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
+            result = clean_complaints(
+                _bronze_chunks(lake.root, day), masker, customers, _prior_days(lake.root, day, days, staged), decisions,
+                cleaning.thresholds(), brand, extra_statuses=tuple(cleaning.extra_statuses),
             )
-            for channel, asset in BRONZE_ASSETS.items()
-        }
-        customers_file = lakelib.customers_path(lake.root, day)
-        customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
-        customer_keys.update(customers.get_column("customer_key").drop_nulls().to_list())
-        results[day] = clean_complaints(
-            bronze, masker, customers, _prior_days(lake.root, day, results), decisions, cleaning.thresholds(), brand,
-            extra_statuses=tuple(cleaning.extra_statuses),
-        )
-    cleaned_all, quarantine_all, duplicates_all, review_all = (
-        pl.concat([getattr(r, part) for r in results.values()])
-        for part in ("cleaned", "quarantine", "duplicates", "review")
-    )
-    accounting = {day: r.accounting() for day, r in results.items()}
-    unbalanced = [day for day, r in results.items() if not r.balanced]
-    contract = validate(cleaned_contract(), cleaned_all)
-    references = validate(customer_reference_contract(customer_keys), cleaned_all)
-    leaks = pl.concat(
-        [unmasked_pii_rows(cleaned_all, ["text_masked"]), unmasked_pii_rows(quarantine_all, ["raw_masked"])]
-    )
-    checks = [
-        dg.AssetCheckResult(
-            asset_key="complaints_cleaned", check_name=CONTRACT_CHECK, passed=contract.passed, metadata=contract.metadata()
-        ),
-        dg.AssetCheckResult(
-            asset_key="complaints_cleaned",
-            check_name=ACCOUNTING_CHECK,
-            passed=not unbalanced,
-            metadata={"per_day": accounting, "unbalanced_days": unbalanced},
-        ),
-        dg.AssetCheckResult(
-            asset_key="complaints_cleaned",
-            check_name=PII_CHECK,
-            passed=leaks.height == 0,
-            metadata={"rows_with_pii": leaks.height, "kinds": _counts(leaks, "kinds")},
-        ),
-    ]
-    volume = _volume_check(lake.root, results)
-    if not all(check.passed for check in checks):
-        # Blocking means blocking: nothing is written, so neither the next asset nor a dbt build
-        # (which reads every silver file) can see this data; the previous files stay in place.
-        yield from checks
-        failed = [check.check_name for check in checks if not check.passed]
-        raise dg.Failure(f"blocking checks failed: {', '.join(failed)}; nothing was written", metadata={"failed": failed})
-
-    for day, result in results.items():
-        for asset, frame in (
-            ("complaints_cleaned", result.cleaned),
-            ("complaints_quarantine", result.quarantine),
-            ("complaint_duplicates", result.duplicates),
-            (REVIEW_QUEUE_ASSET, result.review),
-        ):
-            lakelib.write_parquet_atomic(frame, lakelib.silver_partition_path(lake.root, asset, day))
-    totals = {k: sum(a[k] for a in accounting.values()) for k in ("received", "cleaned", "quarantined", "duplicates")}
+            summaries[day] = _DaySummary.of(day, result, customers)
+            for asset, frame in (
+                ("complaints_cleaned", result.cleaned),
+                ("complaints_quarantine", result.quarantine),
+                ("complaint_duplicates", result.duplicates),
+                (REVIEW_QUEUE_ASSET, result.review),
+            ):
+                staged.write_parquet(frame, lakelib.silver_partition_path(lake.root, asset, day))
+            del result
+        run = _RunSummary(list(summaries.values()))
+        checks = [
+            dg.AssetCheckResult(
+                asset_key="complaints_cleaned", check_name=CONTRACT_CHECK, passed=run.contract.passed, metadata=run.contract.metadata()
+            ),
+            dg.AssetCheckResult(
+                asset_key="complaints_cleaned",
+                check_name=ACCOUNTING_CHECK,
+                passed=not run.unbalanced,
+                metadata={"per_day": run.accounting, "unbalanced_days": run.unbalanced},
+            ),
+            dg.AssetCheckResult(
+                asset_key="complaints_cleaned",
+                check_name=PII_CHECK,
+                passed=run.leaks == 0,
+                metadata={"rows_with_pii": run.leaks, "kinds": run.counts("leak_kinds")},
+            ),
+        ]
+        volume = _volume_check(lake.root, {day: s.received_by_channel for day, s in summaries.items()})
+        if not all(check.passed for check in checks):
+            # Blocking means blocking: nothing is put in place (the staged files are deleted), so
+            # neither the next asset nor a dbt build (which reads every silver file) can see this
+            # data; the previous files stay in place.
+            yield from checks
+            failed = [check.check_name for check in checks if not check.passed]
+            raise dg.Failure(f"blocking checks failed: {', '.join(failed)}; nothing was written", metadata={"failed": failed})
+        staged.commit()
+    totals = run.totals
     context.log.info(f"cleaned layer {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: {totals}")
 
     yield dg.MaterializeResult(
         asset_key="complaints_cleaned",
         metadata={
-            "dagster/row_count": cleaned_all.height,
+            "dagster/row_count": totals["cleaned"],
             **{f"{k}_records": v for k, v in totals.items()},
-            "by_channel": _counts(cleaned_all, "channel"),
-            "known_customers": cleaned_all.filter(pl.col("customer_key").is_not_null()).height,
-            "preview": dg.MetadataValue.md(_preview(cleaned_all.select("channel", "event_at", "text_masked"))),
+            "by_channel": run.counts("by_channel"),
+            "known_customers": run.total("known_customers"),
+            "preview": dg.MetadataValue.md(run.preview("cleaned_preview")),
         },
     )
     yield dg.MaterializeResult(
         asset_key="complaints_quarantine",
-        metadata={"dagster/row_count": quarantine_all.height, "by_rule": _counts(quarantine_all, "rule")},
+        metadata={"dagster/row_count": totals["quarantined"], "by_rule": run.counts("quarantine_rules")},
     )
     yield dg.MaterializeResult(
         asset_key="complaint_duplicates",
-        metadata={"dagster/row_count": duplicates_all.height, "by_rule": _counts(duplicates_all, "rule")},
+        metadata={"dagster/row_count": totals["duplicates"], "by_rule": run.counts("duplicate_rules")},
     )
     yield dg.MaterializeResult(
         asset_key=REVIEW_QUEUE_ASSET,
         metadata={
-            "dagster/row_count": review_all.height,
+            "dagster/row_count": run.total("review_pairs"),
             "decisions_applied": decisions.height,
-            "preview": dg.MetadataValue.md(
-                _preview(review_all.select("pair_id", "similarity", "text_masked", "candidate_text_masked"))
-            ),
+            "preview": dg.MetadataValue.md(run.preview("review_preview")),
         },
     )
     yield from checks
@@ -243,16 +237,118 @@ def complaints_cleaned(
     yield dg.AssetCheckResult(
         asset_key="complaints_cleaned",
         check_name=CUSTOMERS_CHECK,
-        passed=references.passed,
+        passed=run.references.passed,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={**references.metadata(), "customers_in_snapshot": len(customer_keys)},
+        metadata={**run.references.metadata(), "customers_in_snapshot": run.total("customers_in_snapshot")},
     )
 
 
-def _volume_check(root, results: dict[str, CleanedDay]) -> dg.AssetCheckResult:
-    """Records received per channel and day (this run's days and the history before them)."""
-    first = date.fromisoformat(min(results))
-    frames = [_received_by_channel(day, r.cleaned, r.quarantine, r.duplicates) for day, r in results.items()]
+@dataclass
+class _DaySummary:
+    """What the run's checks and metadata need of one cleaned day, once its frames are gone."""
+
+    day: str
+    accounting: dict[str, int]
+    balanced: bool
+    contract: ValidationResult
+    references: ValidationResult
+    leaks: int
+    leak_kinds: dict[str, int]
+    by_channel: dict[str, int]
+    quarantine_rules: dict[str, int]
+    duplicate_rules: dict[str, int]
+    known_customers: int
+    review_pairs: int
+    customers_in_snapshot: int
+    received_by_channel: pl.DataFrame
+    cleaned_preview: pl.DataFrame
+    review_preview: pl.DataFrame
+
+    @classmethod
+    def of(cls, day: str, result: CleanedDay, customers: pl.DataFrame) -> "_DaySummary":
+        cleaned = result.cleaned
+        customer_keys = customers.get_column("customer_key").drop_nulls().unique()
+        leaks = pl.concat(
+            [unmasked_pii_rows(cleaned, ["text_masked"]), unmasked_pii_rows(result.quarantine, ["raw_masked"])]
+        )
+        return cls(
+            day=day,
+            accounting=result.accounting(),
+            balanced=result.balanced,
+            # Per day: a complaint id is unique within its receipt day (a record updated on a
+            # later day is that day's version of the complaint).
+            contract=validate(cleaned_contract(), cleaned),
+            references=validate(customer_reference_contract(customer_keys.to_list()), cleaned),
+            leaks=leaks.height,
+            leak_kinds=_counts(leaks, "kinds"),
+            by_channel=_counts(cleaned, "channel"),
+            quarantine_rules=_counts(result.quarantine, "rule"),
+            duplicate_rules=_counts(result.duplicates, "rule"),
+            known_customers=cleaned.filter(pl.col("customer_key").is_not_null()).height,
+            review_pairs=result.review.height,
+            customers_in_snapshot=customer_keys.len(),
+            received_by_channel=_received_by_channel(day, cleaned, result.quarantine, result.duplicates),
+            cleaned_preview=cleaned.select("channel", "event_at", "text_masked").head(PREVIEW_ROWS),
+            review_preview=result.review.select("pair_id", "similarity", "text_masked", "candidate_text_masked").head(PREVIEW_ROWS),
+        )
+
+
+@dataclass
+class _RunSummary:
+    days: list[_DaySummary]
+
+    @property
+    def accounting(self) -> dict[str, dict[str, int]]:
+        return {d.day: d.accounting for d in self.days}
+
+    @property
+    def unbalanced(self) -> list[str]:
+        return [d.day for d in self.days if not d.balanced]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(d.accounting[k] for d in self.days) for k in ("received", "cleaned", "quarantined", "duplicates")}
+
+    @property
+    def contract(self) -> ValidationResult:
+        return ValidationResult.combine([d.contract for d in self.days])
+
+    @property
+    def references(self) -> ValidationResult:
+        return ValidationResult.combine([d.references for d in self.days])
+
+    @property
+    def leaks(self) -> int:
+        return self.total("leaks")
+
+    def total(self, field: str) -> int:
+        return sum(getattr(d, field) for d in self.days)
+
+    def counts(self, field: str) -> dict[str, int]:
+        summed: Counter[str] = Counter()
+        for day in self.days:
+            summed.update(getattr(day, field))
+        return dict(summed.most_common())
+
+    def preview(self, field: str) -> str:
+        frames = [getattr(d, field) for d in self.days]
+        return _preview(pl.concat(frames).head(PREVIEW_ROWS)) if frames else ""
+
+
+def _bronze_chunks(root, day: str) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Each channel's bronze for ``day``, a few files at a time (clean_complaints screens one
+    chunk at a time, so the day's raw payloads are never all in memory)."""
+    for channel, asset in BRONZE_ASSETS.items():
+        files = lakelib.bronze_files_for_day(root, asset, day)
+        for start in range(0, max(len(files), 1), BRONZE_FILES_PER_CHUNK):
+            yield channel, lakelib.read_parquet_files(files[start : start + BRONZE_FILES_PER_CHUNK], bronze_schema(channel))
+
+
+def _volume_check(root, received: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
+    """Records received per channel and day (``received``: this run's days, as _received_by_channel
+    counts them; the history before them is read)."""
+    first = date.fromisoformat(min(received))
+    frames = list(received.values())
     for n in range(1, VOLUME_HISTORY_DAYS + 1):
         day = (first - timedelta(days=n)).isoformat()
         parts = [lakelib.silver_partition_path(root, a, day) for a in ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates")]
@@ -260,7 +356,7 @@ def _volume_check(root, results: dict[str, CleanedDay]) -> dg.AssetCheckResult:
             frames.append(_received_by_channel(day, *(pl.read_parquet(p, columns=["channel"]) for p in parts)))
     counts = pl.concat(frames)
     today = datetime.now(timezone.utc).date().isoformat()
-    judged = [volume_anomalies(counts, day).with_columns(pl.lit(day).alias("day")) for day in results if day < today]
+    judged = [volume_anomalies(counts, day).with_columns(pl.lit(day).alias("day")) for day in received if day < today]
     report = pl.concat(judged) if judged else pl.DataFrame()
     anomalies = report.filter(pl.col("anomalous")) if report.height else report
     return dg.AssetCheckResult(
@@ -294,19 +390,20 @@ def _received_by_channel(day: str, *frames: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _prior_days(root, day: str, in_this_run: dict[str, CleanedDay]) -> pl.LazyFrame:
+def _prior_days(root, day: str, run_days: list[str], staged: lakelib.StagedFiles) -> pl.LazyFrame:
     """Cleaned complaints received before ``day``, lazily (clean_complaints reads only those of the
-    day's contacts made near the day's complaints): this run's earlier days as cleaned, the rest
-    from disk."""
-    frames = [result.cleaned.lazy() for earlier, result in in_this_run.items() if earlier < day]
+    day's contacts made near the day's complaints): this run's earlier days as staged, the rest as
+    committed."""
     folder = root / "silver" / "complaints_cleaned"
-    for path in sorted(folder.glob("date=*/part.parquet")) if folder.exists() else []:
-        earlier = path.parent.name.removeprefix("date=")
-        if earlier < day and earlier not in in_this_run:
+    on_disk = {path.parent.name.removeprefix("date=") for path in folder.glob("date=*/part.parquet")} if folder.exists() else set()
+    frames = []
+    for earlier in sorted(on_disk | set(run_days)):
+        path = staged.current(lakelib.silver_partition_path(root, "complaints_cleaned", earlier)) if earlier < day else None
+        if path is not None:
             frames.append(pl.scan_parquet(path).select(*COMPLAINT_COLUMNS))
     if not frames:
         return pl.LazyFrame(schema={c: CLEANED_SCHEMA[c] for c in COMPLAINT_COLUMNS})
-    return pl.concat([f.select(*COMPLAINT_COLUMNS) for f in frames], how="vertical_relaxed")
+    return pl.concat(frames, how="vertical_relaxed")
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -315,7 +412,7 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(r[column]): r["len"] for r in frame.group_by(column).len().sort("len", descending=True).iter_rows(named=True)}
 
 
-def _preview(frame: pl.DataFrame, rows: int = 10) -> str:
+def _preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     head = frame.head(rows)
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
     for row in head.iter_rows():
