@@ -198,15 +198,26 @@ def clean_complaints(
     quarantine = pl.concat([q for _, q, _ in screened])
     good = pl.concat([g for _, _, g in screened], how="vertical_relaxed")
     del screened
-    # Same source record delivered more than once: keep the latest version.
-    good = good.sort(["complaint_id", "received_at", "source_location"], descending=[False, True, True])
-    same_record = good.with_columns(
-        (pl.int_range(pl.len()).over("complaint_id")).alias("__copy")
+    # Same source record delivered more than once: keep the latest version. Which copy each row is
+    # comes from its three keys alone (sorting every column of a day's rows would copy them all).
+    latest_first = ["complaint_id", "received_at", "source_location"]
+    copy = (
+        good.select(*latest_first)
+        .with_row_index("__row")
+        .sort(latest_first, descending=[False, True, True])
+        .select("__row", pl.int_range(pl.len()).over("complaint_id").alias("__copy"))
+        .sort("__row")
+        .get_column("__copy")
     )
-    duplicates_same = same_record.filter(pl.col("__copy") > 0).with_columns(
-        pl.col("complaint_id").alias("duplicate_of"), pl.lit("same_source_record").alias("rule")
+    same_record = good.with_columns(copy)
+    del good
+    duplicates_same = (
+        same_record.filter(pl.col("__copy") > 0)
+        .sort(latest_first, descending=[False, True, True])
+        .with_columns(pl.col("complaint_id").alias("duplicate_of"), pl.lit("same_source_record").alias("rule"))
     )
     good = same_record.filter(pl.col("__copy") == 0)
+    del same_record
 
     good = _mask_and_resolve(good, masker, customers)
 
@@ -218,7 +229,7 @@ def clean_complaints(
         earlier = earlier_candidates(prior, candidates).with_columns(pl.lit(False).alias("is_new"))
         candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
     resolution = resolve(find_pairs(candidates, exclude_contacts), decisions, thresholds)
-    duplicates_near = good.join(resolution.links, on="complaint_id", how="inner")
+    duplicates_near = good.join(resolution.links, on="complaint_id", how="inner").sort("complaint_id")
     good = good.join(resolution.links, on="complaint_id", how="anti")
     # Older copies of a record that turned out to be a duplicate belong to the one finally kept.
     kept_instead = resolution.links.select(

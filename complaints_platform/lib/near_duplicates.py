@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +44,7 @@ WINDOW = timedelta(hours=48)
 MAX_EARLIER = 20
 SHORT_TEXT = 25
 IDF_SAMPLE = 20_000
-COSINE_BLOCK = 20_000  # pairs scored at once by the TF-IDF cosine (50,000: 0.2 GB more at the peak, no faster)
+SIMILARITY_BLOCK = 20_000  # pairs scored at once (50,000: 0.2 GB more at the peak at 1M records, no faster)
 NGRAMS = (3, 4, 5)  # character n-gram lengths of the TF-IDF cosine
 
 ACCEPT, REJECT = "accept", "reject"
@@ -104,13 +105,25 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = 
     """
     if not earlier.len():
         return pl.Series("similarity", [], dtype=pl.Float64)
+    cosine = _tfidf_cosine(_idf_sample(corpus if corpus is not None else pl.concat([earlier, later])))
+    # In blocks: each block's texts become Python strings for rapidfuzz and vectors for the
+    # cosine, and only one block's are alive at a time.
+    scores = [
+        _block_similarity(earlier.slice(start, SIMILARITY_BLOCK), later.slice(start, SIMILARITY_BLOCK), cosine)
+        for start in range(0, earlier.len(), SIMILARITY_BLOCK)
+    ]
+    return pl.concat(scores).alias("similarity")
+
+
+def _block_similarity(earlier: pl.Series, later: pl.Series, cosine: Callable[[pl.Series, pl.Series], np.ndarray]) -> pl.Series:
     a, b = earlier.to_list(), later.to_list()
     partial = pl.Series(process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1), dtype=pl.Float64) / 100
     whole = pl.Series(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=pl.Float64) / 100
+    del a, b
     short = pl.select(pl.min_horizontal(earlier.str.len_chars(), later.str.len_chars()) < SHORT_TEXT).to_series()
-    corpus = _idf_sample(corpus if corpus is not None else pl.concat([earlier, later]))
-    cosine = _tfidf_cosine(earlier, later, corpus)
-    frame = pl.DataFrame({"partial": partial, "whole": whole, "short": short, "cosine": pl.Series(cosine, dtype=pl.Float64)})
+    frame = pl.DataFrame(
+        {"partial": partial, "whole": whole, "short": short, "cosine": pl.Series(cosine(earlier, later), dtype=pl.Float64)}
+    )
     return frame.select(
         ((pl.when(pl.col("short")).then(pl.col("whole")).otherwise(pl.col("partial")) + pl.col("cosine").clip(0, 1)) / 2)
         .alias("similarity")
@@ -122,29 +135,27 @@ def _idf_sample(corpus: pl.Series) -> pl.Series:
     return corpus.sample(IDF_SAMPLE, seed=0) if corpus.len() > IDF_SAMPLE else corpus
 
 
-def _tfidf_cosine(earlier: pl.Series, later: pl.Series, corpus: pl.Series) -> np.ndarray:
-    """Cosine of the TF-IDF vectors of each pair, as sklearn's ``TfidfVectorizer(analyzer="char_wb",
+def _tfidf_cosine(corpus: pl.Series) -> Callable[[pl.Series, pl.Series], np.ndarray]:
+    """Fitted on ``corpus``: a function giving the cosine of the TF-IDF vectors of each pair
+    (element i of ``earlier`` with element i of ``later``), as sklearn's ``TfidfVectorizer(analyzer="char_wb",
     ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32)`` fitted on ``corpus`` gives it.
 
     sklearn counts n-grams in a Python loop per text (about 8,000 texts/s on the development machine); here the counts are
     built from the distinct words instead (a char_wb n-gram never crosses a word): each distinct
     word's n-grams once, then texts x words @ words x n-grams. sklearn's own TfidfTransformer
-    weighs and normalises the counts, so the vectors are sklearn's to the bit. Pairs are scored in
-    blocks of ``COSINE_BLOCK``, each vectorising only its own distinct texts through their own
-    distinct words: a vector depends on its text and the corpus alone, so the result is the same,
-    and memory stays bounded by the block (all 1.2M distinct texts of 630k pairs at once peaked at
-    3.8 GB; the n-grams of every pair's words at once added 0.9 GB at 1M records)."""
+    weighs and normalises the counts, so the vectors are sklearn's to the bit. Each call vectorises
+    only its own distinct texts through their own distinct words: a vector depends on its text and
+    the corpus alone, so scoring pairs in blocks gives the same result, and memory stays bounded by
+    the block (all 1.2M distinct texts of 630k pairs at once peaked at 3.8 GB; the n-grams of every
+    pair's words at once added 0.9 GB at 1M records)."""
     # Imported here: scikit-learn takes 1.5 s to import, and every Dagster process (each step, the
     # webserver, the daemon, every sensor tick's code server) imports this module with the Definitions.
     from sklearn.feature_extraction.text import TfidfTransformer
 
-    earlier, later = earlier.fill_null(""), later.fill_null("")
     corpus = corpus.fill_null("")
     # sklearn's vocabulary: the corpus's n-grams in string order (polars sorts by code point, as Python).
     corpus_words = _words(corpus).select("word").unique().with_row_index("w")
     vocabulary = _word_ngrams(corpus_words).select(pl.col("gram").unique().sort()).with_row_index("f")
-    if not vocabulary.height:
-        return np.zeros(earlier.len())
 
     def counts(texts: pl.Series) -> sp.csr_matrix:
         """texts x vocabulary n-gram counts, through the texts' own distinct words (n-grams unseen
@@ -158,18 +169,21 @@ def _tfidf_cosine(earlier: pl.Series, later: pl.Series, corpus: pl.Series) -> np
         matrix.sort_indices()  # canonical CSR, as CountVectorizer leaves it
         return matrix
 
+    if not vocabulary.height:
+        return lambda earlier, later: np.zeros(earlier.len())
     transformer = TfidfTransformer(sublinear_tf=True).fit(counts(corpus))
-    cosine = np.zeros(earlier.len())
-    for start in range(0, earlier.len(), COSINE_BLOCK):
-        block_earlier, block_later = earlier.slice(start, COSINE_BLOCK), later.slice(start, COSINE_BLOCK)
-        texts = pl.concat([block_earlier, block_later]).unique().rename("text")
+
+    def cosine(earlier: pl.Series, later: pl.Series) -> np.ndarray:
+        earlier, later = earlier.fill_null(""), later.fill_null("")
+        texts = pl.concat([earlier, later]).unique().rename("text")
         vectors = transformer.transform(counts(texts), copy=False)
         position = texts.to_frame().with_row_index("i")
         rows = [
             pl.DataFrame({"text": side}).join(position, on="text", how="left", maintain_order="left")["i"].to_numpy()
-            for side in (block_earlier, block_later)
+            for side in (earlier, later)
         ]
-        cosine[start : start + block_earlier.len()] = np.asarray(vectors[rows[0]].multiply(vectors[rows[1]]).sum(axis=1)).ravel()
+        return np.asarray(vectors[rows[0]].multiply(vectors[rows[1]]).sum(axis=1)).ravel()
+
     return cosine
 
 
