@@ -91,7 +91,8 @@ def normalise_series(texts) -> pl.Series:
     expr = pl.col("t").fill_null("")
     for pattern, replacement in _NORMALISE_RULES:
         expr = expr.str.replace_all(pattern, replacement)
-    frame = pl.DataFrame({"t": pl.Series(list(texts), dtype=pl.String)})
+    column = texts.cast(pl.String) if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
+    frame = pl.DataFrame({"t": column})
     return frame.select(expr.str.strip_chars().str.to_lowercase()).to_series()
 
 
@@ -401,9 +402,11 @@ def _predict_student(model: CategoryModel, texts) -> tuple[np.ndarray, np.ndarra
     """Indices into CATEGORIES and the probability of each, for the student alone (the bulk path).
 
     Large batches are scored in blocks on a small thread pool: polars, numpy and scipy release the
-    GIL for most of the work, so two cores score about 1.5x what one does."""
-    texts = list(texts)
-    if not texts:
+    GIL for most of the work, so two cores score about 1.5x what one does. ``texts``: a list or
+    a polars Series (a day's column stays in polars: no Python string per text)."""
+    if not isinstance(texts, pl.Series):
+        texts = list(texts)
+    if not len(texts):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     if len(texts) > 2 * _PARALLEL_BLOCK:
         blocks = [texts[i : i + _PARALLEL_BLOCK] for i in range(0, len(texts), _PARALLEL_BLOCK)]
@@ -446,8 +449,8 @@ def predict_routed(
     unsure = np.flatnonzero(unsure)
     unsure = unsure[np.argsort(confidence[unsure], kind="stable")][:max_teacher]
     if len(unsure):
-        texts = list(texts)
-        proba = teacher.probabilities([texts[i] for i in unsure])
+        texts = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
+        proba = teacher.probabilities(texts.gather(unsure).to_list())
         labels[unsure] = proba.argmax(axis=1)
         confidence[unsure] = proba.max(axis=1)
         path[unsure] = PATH_TEACHER
@@ -597,7 +600,7 @@ def categorise(
             .to_numpy(),
             matched.get_column("_known_confidence").fill_null(0.0).to_numpy().astype(np.float64),
         )
-    labels, confidence, path = predict_routed(model, texts.to_list(), teacher, max_teacher, known)
+    labels, confidence, path = predict_routed(model, texts, teacher, max_teacher, known)
     frame = cleaned.with_columns(
         pl.Series("category", labels, dtype=pl.String),
         pl.Series("category_confidence", confidence, dtype=pl.Float64),
