@@ -239,7 +239,7 @@ def complaints_cleaned(
         check_name=CUSTOMERS_CHECK,
         passed=run.references.passed,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={**run.references.metadata(), "customers_in_snapshot": run.total("customers_in_snapshot")},
+        metadata={**run.references.metadata(), "customers_in_snapshot": max(d.customers_in_snapshot for d in run.days)},
     )
 
 
