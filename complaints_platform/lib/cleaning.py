@@ -91,18 +91,12 @@ def complaint_id(channel: str, record_id: str) -> str:
 
 def _canonical(channel: str, frame: pl.DataFrame) -> pl.DataFrame:
     """One channel's bronze rows in the columns every channel shares (plus the call centre's)."""
-    extra = {
-        name: frame.get_column(name) if name in frame.columns else None
-        for name in ("wait_seconds", "handle_seconds")
-    }
     return frame.select(list(BRONZE_SCHEMA)).with_columns(
         pl.lit(channel).alias("channel"),
-        (extra["wait_seconds"] if extra["wait_seconds"] is not None else pl.lit(None))
-        .cast(pl.Int32)
-        .alias("wait_seconds"),
-        (extra["handle_seconds"] if extra["handle_seconds"] is not None else pl.lit(None))
-        .cast(pl.Int32)
-        .alias("handle_seconds"),
+        *(
+            (frame.get_column(name) if name in frame.columns else pl.lit(None)).cast(pl.Int32).alias(name)
+            for name in ("wait_seconds", "handle_seconds")
+        ),
     )
 
 
