@@ -94,6 +94,25 @@ def test_staged_files_not_committed_are_deleted_and_the_old_files_kept(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["date=2026-11-20/part.parquet"]
 
 
+def test_a_killed_runs_temporaries_are_swept_by_the_next_write_but_a_live_runs_are_not(tmp_path):
+    target = tmp_path / "date=2026-11-20" / "part.parquet"
+    target.parent.mkdir()
+    killed = target.with_name(".part.parquet.0123abcd.tmp")  # staged, then the process was SIGKILLed
+    live = target.with_name(".part.parquet.4567cdef.tmp")  # another run's, staged a minute ago
+    other = target.with_name(".other.parquet.89abcdef.tmp")  # an old temporary of another file
+    for path in (killed, live, other):
+        path.write_bytes(b"half a file")
+    day_and_a_bit = (lake.STALE_TEMP_AGE + timedelta(hours=1)).total_seconds()
+    for old in (killed, other):
+        os.utime(old, (old.stat().st_atime - day_and_a_bit, old.stat().st_mtime - day_and_a_bit))
+    with lake.StagedFiles() as staged:
+        staged.write_parquet(pl.DataFrame({"x": [1]}), target)
+        staged.commit()
+    assert sorted(p.name for p in target.parent.iterdir()) == [".other.parquet.89abcdef.tmp", live.name, "part.parquet"]
+    lake.write_parquet_atomic(pl.DataFrame({"x": [2]}), target.with_name("other.parquet"))
+    assert not other.exists() and live.exists()
+
+
 def test_write_bytes_atomic(tmp_path):
     target = tmp_path / "landing" / "sms" / "page.json"
     lake.write_bytes_atomic(b'{"a": 1}', target)

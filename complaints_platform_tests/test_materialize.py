@@ -216,6 +216,27 @@ def test_a_range_is_cleaned_a_day_at_a_time_and_each_day_checked_on_its_own(smal
     assert not [p for p in (data_dir / "silver").rglob("*") if p.name.startswith(".")]  # nothing staged is left
 
 
+def test_a_rerun_over_a_range_compares_each_day_with_the_earlier_days_as_the_rerun_rewrites_them(small_day):
+    """Day 1 committed by an older run lacks form 2 (say, it arrived late); a rerun over both days
+    restages day 1 with it, and day 2's copy of form 2 must be caught against that staged day 1,
+    not against the committed file it is about to replace."""
+    data_dir, _ = small_day
+    defs = build_definitions(Settings.from_env())
+    day1_path = data_dir / "silver/complaints_cleaned/date=2026-11-20/part.parquet"
+    with dg.instance_for_test() as instance:
+        _two_days_of_forms(data_dir, defs, instance)
+        assert run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-20")).success
+        pl.read_parquet(day1_path).filter(pl.col("source_record_id") != "2").write_parquet(day1_path)
+        assert run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-21")).success
+    day1 = pl.read_parquet(day1_path)
+    assert sorted(day1["source_record_id"]) == ["1", "2"]
+    duplicates = pl.read_parquet(data_dir / "silver/complaint_duplicates/date=2026-11-21/part.parquet")
+    assert duplicates.select("source_record_id", "rule").rows() == [("4", "same_contact_same_text")]
+    assert duplicates["duplicate_of"].to_list() == day1.filter(pl.col("source_record_id") == "2")["complaint_id"].to_list()
+    day2 = pl.read_parquet(data_dir / "silver/complaints_cleaned/date=2026-11-21/part.parquet")
+    assert day2["source_record_id"].to_list() == ["1"]
+
+
 def test_a_range_is_put_in_place_only_if_every_day_passes(small_day, monkeypatch):
     """A blocking check failing on the range's last day: no day of the run is put in place (the
     first day's files, already staged, are deleted), and the files of an earlier run stay as they

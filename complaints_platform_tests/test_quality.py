@@ -11,6 +11,8 @@ from complaints_platform.lib.quality import (
     BRONZE_CONTRACT,
     CATEGORISED_CONTRACT,
     CLEANED_CONTRACT,
+    FAILURE_SAMPLE,
+    ValidationResult,
     unmasked_pii_rows,
     validate,
 )
@@ -82,6 +84,19 @@ def test_failures_are_reported_not_raised():
     assert by_check["complaint_id: field_uniqueness"] == 2
     assert sum(by_check.values()) == 6
     assert any(k.startswith("channel: isin") for k in by_check)
+
+
+def test_results_of_many_days_keep_every_count_but_only_a_sample_of_the_bad_values():
+    # A backfill validates day by day and combines: the counts must be complete, the values bounded.
+    bad_day = _cleaned([{"complaint_id": f"c{i}", "channel": "fax"} for i in range(FAILURE_SAMPLE + 30)])
+    days = [validate(CLEANED_CONTRACT, bad_day), validate(CLEANED_CONTRACT, _cleaned([{"complaint_id": "a"}])), validate(CLEANED_CONTRACT, bad_day)]
+    run = ValidationResult.combine(days)
+    assert not run.passed
+    assert run.failure_count == 2 * (FAILURE_SAMPLE + 30)
+    assert run.failures.height == FAILURE_SAMPLE
+    assert set(run.failures["failure_case"]) == {"fax"}
+    assert sum(run.metadata()["failures_by_check"].values()) == 2 * (FAILURE_SAMPLE + 30)
+    assert ValidationResult.combine(days[1:2]).passed
 
 
 def test_null_where_not_nullable_is_a_failure():

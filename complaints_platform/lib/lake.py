@@ -17,7 +17,9 @@ so a reader sees the old file or the new one and never half of one.
 
 from __future__ import annotations
 
+import glob
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,8 +64,30 @@ def fsync_path(path: Path) -> None:
 
 
 def _temp_beside(target: Path) -> Path:
-    """A hidden name in ``target``'s folder: no reader's glob (``*.parquet``, ``part.parquet``) sees it."""
+    """A hidden name in ``target``'s folder: no reader's glob (``*.parquet``, ``part.parquet``) sees it.
+
+    A process killed between writing and renaming leaves its temporary behind; the next write to the
+    same target deletes those older than STALE_TEMP_AGE (no run stages a file for that long, so a
+    live run's file is never taken), which keeps a killed backfill from leaving a partition's worth
+    of hidden files in every folder for good."""
+    _sweep_stale_temps(target)
     return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+
+
+# Older than this, a temporary file beside its target belongs to a process that died.
+STALE_TEMP_AGE = timedelta(hours=24)
+
+
+def _sweep_stale_temps(target: Path) -> None:
+    if not target.parent.exists():
+        return
+    cutoff = time.time() - STALE_TEMP_AGE.total_seconds()
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except FileNotFoundError:  # another writer swept or renamed it first
+            pass
 
 
 @contextmanager

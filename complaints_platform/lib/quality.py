@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import pandera.polars as pa
@@ -99,40 +100,42 @@ CATEGORISED_CONTRACT = pa.DataFrameSchema(
 )
 
 
+# Failure cases a result keeps (the counts are always complete): a run over many days keeps a
+# sample of each day's bad values, never every one.
+FAILURE_SAMPLE = 100
+
+
 @dataclass
 class ValidationResult:
     passed: bool
     failure_count: int
-    failures: pl.DataFrame | None  # pandera's failure cases (check, column, value)
+    failures: pl.DataFrame | None  # a sample of pandera's failure cases (check, column, value)
+    by_check: dict[str, int] = field(default_factory=dict)  # "column: check" -> failing values, all of them
 
     @classmethod
     def combine(cls, results: Iterable[ValidationResult]) -> ValidationResult:
         """One result for several frames validated apart (a run's days, say)."""
         results = list(results)
         failures = [r.failures for r in results if r.failures is not None]
+        by_check: Counter[str] = Counter()
+        for r in results:
+            by_check.update(r.by_check)
         return cls(
             all(r.passed for r in results),
             sum(r.failure_count for r in results),
-            pl.concat(failures) if failures else None,
+            pl.concat(failures).head(FAILURE_SAMPLE) if failures else None,
+            dict(by_check),
         )
 
     def metadata(self, limit: int = 20) -> dict:
         result: dict = {"failure_count": self.failure_count}
-        if self.failures is not None and self.failures.height:
-            summary = (
-                self.failures.group_by(["column", "check"])
-                .agg(pl.len().alias("rows"))
-                .sort("rows", descending=True)
-                .head(limit)
-            )
-            result["failures_by_check"] = {
-                f"{r['column']}: {r['check']}": r["rows"] for r in summary.iter_rows(named=True)
-            }
+        if self.by_check:
+            result["failures_by_check"] = dict(Counter(self.by_check).most_common(limit))
         return result
 
 
 def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> ValidationResult:
-    """Run a schema lazily (all failures collected); never raises for bad data."""
+    """Run a schema lazily (all failures counted, a sample kept); never raises for bad data."""
     try:
         schema.validate(frame, lazy=True)
         return ValidationResult(True, 0, None)
@@ -142,7 +145,10 @@ def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> ValidationResul
         cases = cases.select(
             pl.col("column").cast(pl.String), pl.col("check").cast(pl.String), pl.col("failure_case").cast(pl.String)
         )
-        return ValidationResult(False, cases.height, cases)
+        by_check = {
+            f"{r['column']}: {r['check']}": r["len"] for r in cases.group_by("column", "check").len().iter_rows(named=True)
+        }
+        return ValidationResult(False, cases.height, cases.head(FAILURE_SAMPLE), by_check)
 
 
 def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:

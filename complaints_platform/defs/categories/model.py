@@ -12,6 +12,7 @@ import polars as pl
 
 from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import LakeResource
+from complaints_platform.defs.staging import commit_if_passed
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.quality import CATEGORISED_CONTRACT, ValidationResult, validate
 from complaints_platform.lib.silver import CLEANED_SCHEMA, NOT_A_COMPLAINT
@@ -243,10 +244,7 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
             del frame
         contract = ValidationResult.combine(contracts)
         check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
-        if not contract.passed:
-            yield check  # blocking: nothing is put in place, the marts keep the last good categories
-            raise dg.Failure("categorised contract failed; nothing was written")
-        staged.commit()
+        yield from commit_if_passed(staged, [check])  # else the marts keep the last good categories
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,

@@ -11,6 +11,7 @@ import polars as pl
 
 from complaints_platform.defs.partitions import daily
 from complaints_platform.defs.resources import CleaningResource, LakeResource, PiiResource
+from complaints_platform.defs.staging import commit_if_passed
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.cleaning import CleanedDay, clean_complaints
@@ -159,12 +160,13 @@ def complaints_cleaned(
     # is kept, so a backfill of a month holds one day in memory, not thirty. Nothing is put in
     # place until every day has passed the blocking checks.
     summaries: dict[str, _DaySummary] = {}
+    known_days = _committed_days(lake.root) | set(days)
     with lakelib.StagedFiles() as staged:
         for day in days:
             customers_file = lakelib.customers_path(lake.root, day)
             customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
             result = clean_complaints(
-                _bronze_chunks(lake.root, day), masker, customers, _prior_days(lake.root, day, days, staged), decisions,
+                _bronze_chunks(lake.root, day), masker, customers, _prior_days(lake.root, day, known_days, staged), decisions,
                 cleaning.thresholds(), brand, extra_statuses=tuple(cleaning.extra_statuses),
             )
             summaries[day] = _DaySummary.of(day, result, customers)
@@ -195,14 +197,7 @@ def complaints_cleaned(
             ),
         ]
         volume = _volume_check(lake.root, {day: s.received_by_channel for day, s in summaries.items()})
-        if not all(check.passed for check in checks):
-            # Blocking means blocking: nothing is put in place (the staged files are deleted), so
-            # neither the next asset nor a dbt build (which reads every silver file) can see this
-            # data; the previous files stay in place.
-            yield from checks
-            failed = [check.check_name for check in checks if not check.passed]
-            raise dg.Failure(f"blocking checks failed: {', '.join(failed)}; nothing was written", metadata={"failed": failed})
-        staged.commit()
+        yield from commit_if_passed(staged, checks)
     totals = run.totals
     context.log.info(f"cleaned layer {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: {totals}")
 
@@ -390,15 +385,18 @@ def _received_by_channel(day: str, *frames: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _prior_days(root, day: str, run_days: list[str], staged: lakelib.StagedFiles) -> pl.LazyFrame:
-    """Cleaned complaints received before ``day``, lazily (clean_complaints reads only those of the
-    day's contacts made near the day's complaints): this run's earlier days as staged, the rest as
-    committed."""
+def _committed_days(root) -> set[str]:
     folder = root / "silver" / "complaints_cleaned"
-    on_disk = {path.parent.name.removeprefix("date=") for path in folder.glob("date=*/part.parquet")} if folder.exists() else set()
+    return {path.parent.name.removeprefix("date=") for path in folder.glob("date=*/part.parquet")} if folder.exists() else set()
+
+
+def _prior_days(root, day: str, known_days: set[str], staged: lakelib.StagedFiles) -> pl.LazyFrame:
+    """Cleaned complaints received before ``day``, lazily (clean_complaints reads only those of the
+    day's contacts made near the day's complaints): of ``known_days`` (the committed days and the
+    run's own), this run's earlier days as staged, the rest as committed."""
     frames = []
-    for earlier in sorted(on_disk | set(run_days)):
-        path = staged.current(lakelib.silver_partition_path(root, "complaints_cleaned", earlier)) if earlier < day else None
+    for earlier in sorted(d for d in known_days if d < day):
+        path = staged.current(lakelib.silver_partition_path(root, "complaints_cleaned", earlier))
         if path is not None:
             frames.append(pl.scan_parquet(path).select(*COMPLAINT_COLUMNS))
     if not frames:

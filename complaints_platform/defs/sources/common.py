@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from complaints_platform.lib import lake
-from complaints_platform.lib.quality import BRONZE_CONTRACT, validate
+from complaints_platform.lib.quality import BRONZE_CONTRACT, ValidationResult, validate
 
 BRONZE_CHECK = "bronze_contract"
 
@@ -32,24 +32,29 @@ def materialize_bronze_windows(
     """Replace each window's bronze file with what ``parse_window`` returns for it.
 
     A run may cover one partition or a range (backfills run as one run); each window's file is
-    written atomically, so reruns replace rather than append.
+    written atomically, so reruns replace rather than append. A window is validated and counted as
+    it is written and then let go: a month's backfill holds one window in memory, not the month.
     """
     window = context.partition_time_window
-    frames, per_window = [], {}
+    per_window: dict[str, int] = {}
+    results: list[ValidationResult] = []
+    parse_errors = 0
     for start in lake.split_windows(window.start, window.end, step_minutes):
         end = start + timedelta(minutes=step_minutes)
         frame = parse_window(start, end)
         lake.write_parquet_atomic(frame, lake.bronze_partition_path(root, asset_name, start), private=True)
-        frames.append(frame)
         per_window[f"{start:%Y-%m-%d %H:%M}"] = frame.height
-    combined = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-    parse_errors = combined.filter(pl.col("parse_error").is_not_null()).height if combined.height else 0
-    result = validate(BRONZE_CONTRACT, combined) if combined.width else None
-    context.log.info(f"{asset_name}: {combined.height} records over {len(per_window)} windows, {parse_errors} unparseable")
+        if frame.width:
+            results.append(validate(BRONZE_CONTRACT, frame))
+        if frame.height:
+            parse_errors += frame.filter(pl.col("parse_error").is_not_null()).height
+    records = sum(per_window.values())
+    result = ValidationResult.combine(results) if results else None
+    context.log.info(f"{asset_name}: {records} records over {len(per_window)} windows, {parse_errors} unparseable")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": combined.height,
-            "records": combined.height,
+            "dagster/row_count": records,
+            "records": records,
             "unparseable_records": parse_errors,
             "windows": len(per_window),
             "busiest_windows": {k: v for k, v in sorted(per_window.items(), key=lambda kv: -kv[1])[:5]},
