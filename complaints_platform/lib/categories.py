@@ -567,7 +567,7 @@ def categorise(
     teacher=None,
     max_teacher: int | None = None,
     corrections: pl.DataFrame | None = None,
-    previous: pl.DataFrame | None = None,
+    previous: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """The cleaned complaints with their category, its confidence, whether it is a complaint at all
     (``other`` is not: replies, marketing, spam, chatter are kept and flagged, never dropped), the
@@ -583,23 +583,36 @@ def categorise(
     ``max_teacher`` get their turn)."""
     texts = cleaned.get_column("text_masked")
     known = None
-    if teacher is not None and previous is not None and previous.height:
+    if teacher is not None and previous is not None:
+        # Lazily: a scan of the last file reads the teacher's few rows, not the day's texts.
         verdicts = (
-            previous.filter(
-                (pl.col("category_path") == PATH_TEACHER) & (pl.col("model_version") == model.version)
+            previous.lazy()
+            .filter((pl.col("category_path") == PATH_TEACHER) & (pl.col("model_version") == model.version))
+            .select(
+                "complaint_id",
+                pl.col("text_masked").alias("_known_text"),
+                pl.col("category").alias("_known"),
+                pl.col("category_confidence").alias("_known_confidence"),
             )
-            .select("complaint_id", "text_masked", pl.col("category").alias("_known"), pl.col("category_confidence").alias("_known_confidence"))
-            .unique(["complaint_id", "text_masked"], keep="last")
+            .unique("complaint_id", keep="last")
+            .collect()
         )
-        matched = cleaned.select("complaint_id", "text_masked").join(
-            verdicts, on=["complaint_id", "text_masked"], how="left", maintain_order="left"
+        # Joined on the id alone and the text compared beside it: a join on the text would copy the
+        # day's texts once more.
+        unchanged = pl.col("_known_text") == pl.col("text_masked")
+        matched = (
+            cleaned.select("complaint_id")
+            .join(verdicts, on="complaint_id", how="left", maintain_order="left")
+            .with_columns(texts)
+            .select(
+                pl.when(unchanged)
+                .then(pl.col("_known"))
+                .replace_strict(CATEGORIES, list(range(len(CATEGORIES))), default=-1, return_dtype=pl.Int64),
+                pl.when(unchanged).then(pl.col("_known_confidence")).fill_null(0.0),
+            )
         )
-        known = (
-            matched.get_column("_known")
-            .replace_strict(CATEGORIES, list(range(len(CATEGORIES))), default=-1, return_dtype=pl.Int64)
-            .to_numpy(),
-            matched.get_column("_known_confidence").fill_null(0.0).to_numpy().astype(np.float64),
-        )
+        known = tuple(matched.get_column(c).to_numpy().astype(dtype) for c, dtype in (("_known", np.int64), ("_known_confidence", np.float64)))
+        del matched
     labels, confidence, path = predict_routed(model, texts, teacher, max_teacher, known)
     frame = cleaned.with_columns(
         pl.Series("category", labels, dtype=pl.String),

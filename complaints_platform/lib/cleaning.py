@@ -316,6 +316,12 @@ def _screen(
     return received, quarantine, good
 
 
+# A record without an account number is the customer whose e-mail, phone or handle it gives (in
+# this order); what the cleaned layer reads of a CRM snapshot.
+RESOLVED_BY = ("email", "phone", "handle")
+CUSTOMER_LOOKUP_COLUMNS = ["customer_key", *(f"{kind}_token" for kind in RESOLVED_BY)]
+
+
 def _mask_and_resolve(
     frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | None
 ) -> pl.DataFrame:
@@ -333,14 +339,17 @@ def _mask_and_resolve(
     )
     resolved = [pl.col("__account")]
     if customers is not None and customers.height:
-        for kind, column in (("email", "__email"), ("phone", "__phone"), ("handle", "__handle")):
+        # Looked up on the token columns alone: a join of the whole frame would copy every column.
+        found = frame.select(*(f"__{kind}" for kind in RESOLVED_BY))
+        for kind in RESOLVED_BY:
             lookup = (
-                customers.select(pl.col(f"{kind}_token").alias(column), pl.col("customer_key").alias(f"__by_{kind}"))
+                customers.select(pl.col(f"{kind}_token").alias(f"__{kind}"), pl.col("customer_key").alias(f"__by_{kind}"))
                 .drop_nulls()
-                .unique(subset=column, keep="first")
+                .unique(subset=f"__{kind}", keep="first")
             )
-            frame = frame.join(lookup, on=column, how="left")
+            found = found.join(lookup, on=f"__{kind}", how="left", maintain_order="left")
             resolved.append(pl.col(f"__by_{kind}"))
+        frame = frame.with_columns(found.select(cs.starts_with("__by_")))
     frame = frame.with_columns(pl.coalesce(resolved).alias("customer_key"))
     # Only what is masked goes on: the raw text and identifiers are not needed after this (and
     # are most of the day's memory from here on).

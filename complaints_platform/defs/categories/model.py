@@ -232,7 +232,7 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
             source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
             cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
             target = lakelib.silver_partition_path(lake.root, "complaints_categorised", day)
-            previous = pl.read_parquet(target, columns=REUSED_COLUMNS) if target.exists() else None
+            previous = pl.scan_parquet(target).select(REUSED_COLUMNS) if target.exists() else None
             frame = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections, previous)
             del cleaned, previous
             contracts.append(validate(CATEGORISED_CONTRACT, frame))

@@ -14,7 +14,7 @@ from complaints_platform.defs.resources import CleaningResource, LakeResource, P
 from complaints_platform.defs.staging import commit_if_passed
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
-from complaints_platform.lib.cleaning import CleanedDay, clean_complaints
+from complaints_platform.lib.cleaning import CUSTOMER_LOOKUP_COLUMNS, CleanedDay, clean_complaints
 from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS
 from complaints_platform.lib.quality import (
     VOLUME_HISTORY_DAYS,
@@ -164,7 +164,11 @@ def complaints_cleaned(
     with lakelib.StagedFiles() as staged:
         for day in days:
             customers_file = lakelib.customers_path(lake.root, day)
-            customers = pl.read_parquet(customers_file) if customers_file.exists() else pl.DataFrame(schema=CUSTOMERS_SCHEMA)
+            customers = (
+                pl.read_parquet(customers_file, columns=CUSTOMER_LOOKUP_COLUMNS)
+                if customers_file.exists()
+                else pl.DataFrame(schema={c: CUSTOMERS_SCHEMA[c] for c in CUSTOMER_LOOKUP_COLUMNS})
+            )
             result = clean_complaints(
                 _bronze_chunks(lake.root, day), masker, customers, _prior_days(lake.root, day, known_days, staged), decisions,
                 cleaning.thresholds(), brand, extra_statuses=tuple(cleaning.extra_statuses),
