@@ -94,23 +94,38 @@ def test_staged_files_not_committed_are_deleted_and_the_old_files_kept(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == ["date=2026-11-20/part.parquet"]
 
 
-def test_a_killed_runs_temporaries_are_swept_by_the_next_write_but_a_live_runs_are_not(tmp_path):
-    target = tmp_path / "date=2026-11-20" / "part.parquet"
+def _age(path: Path, seconds: float) -> None:
+    os.utime(path, (path.stat().st_atime - seconds, path.stat().st_mtime - seconds))
+
+
+def test_a_killed_runs_staged_files_are_swept_by_the_next_run_but_a_live_runs_are_not(tmp_path):
+    target = tmp_path / "date=2026-11-20" / "part[1].parquet"  # a glob character in the name
     target.parent.mkdir()
-    killed = target.with_name(".part.parquet.0123abcd.tmp")  # staged, then the process was SIGKILLed
-    live = target.with_name(".part.parquet.4567cdef.tmp")  # another run's, staged a minute ago
-    other = target.with_name(".other.parquet.89abcdef.tmp")  # an old temporary of another file
+    killed = target.with_name(".part[1].parquet.0123abcd.tmp")  # staged, then the process was SIGKILLed
+    live = target.with_name(".part[1].parquet.4567cdef.tmp")  # another run's, staged a minute ago
+    other = target.with_name(".part2.parquet.89abcdef.tmp")  # an old one of another partition: its own run sweeps it
     for path in (killed, live, other):
         path.write_bytes(b"half a file")
     day_and_a_bit = (lake.STALE_TEMP_AGE + timedelta(hours=1)).total_seconds()
-    for old in (killed, other):
-        os.utime(old, (old.stat().st_atime - day_and_a_bit, old.stat().st_mtime - day_and_a_bit))
+    _age(killed, day_and_a_bit)
+    _age(other, day_and_a_bit)
     with lake.StagedFiles() as staged:
         staged.write_parquet(pl.DataFrame({"x": [1]}), target)
         staged.commit()
-    assert sorted(p.name for p in target.parent.iterdir()) == [".other.parquet.89abcdef.tmp", live.name, "part.parquet"]
-    lake.write_parquet_atomic(pl.DataFrame({"x": [2]}), target.with_name("other.parquet"))
-    assert not other.exists() and live.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([other.name, live.name, target.name])
+
+
+def test_a_long_runs_staged_files_stay_young_so_another_run_never_sweeps_them(tmp_path):
+    first, second = tmp_path / "date=2026-11-20" / "part.parquet", tmp_path / "date=2026-11-21" / "part.parquet"
+    with lake.StagedFiles() as backfill:
+        staged_first = backfill.write_parquet(pl.DataFrame({"x": [1]}), first)
+        _age(staged_first, (lake.STALE_TEMP_AGE + timedelta(hours=1)).total_seconds())  # a day of work later
+        backfill.write_parquet(pl.DataFrame({"x": [2]}), second)
+        with lake.StagedFiles() as other_run:  # a run of the first day meanwhile
+            other_run.write_parquet(pl.DataFrame({"x": [9]}), first)
+        assert staged_first.exists()
+        backfill.commit()
+    assert pl.read_parquet(first)["x"].to_list() == [1] and pl.read_parquet(second)["x"].to_list() == [2]
 
 
 def test_write_bytes_atomic(tmp_path):

@@ -237,6 +237,19 @@ def test_a_rerun_over_a_range_compares_each_day_with_the_earlier_days_as_the_rer
     assert day2["source_record_id"].to_list() == ["1"]
 
 
+def test_a_day_run_on_its_own_compares_with_the_earlier_days_already_committed(small_day):
+    data_dir, _ = small_day
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        _two_days_of_forms(data_dir, defs, instance)
+        assert run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-20")).success
+        assert run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-21", "2026-11-21")).success
+    day1 = pl.read_parquet(data_dir / "silver/complaints_cleaned/date=2026-11-20/part.parquet")
+    duplicates = pl.read_parquet(data_dir / "silver/complaint_duplicates/date=2026-11-21/part.parquet")
+    assert duplicates.select("source_record_id", "rule").rows() == [("4", "same_contact_same_text")]
+    assert duplicates["duplicate_of"].to_list() == day1.filter(pl.col("source_record_id") == "2")["complaint_id"].to_list()
+
+
 def test_a_range_is_put_in_place_only_if_every_day_passes(small_day, monkeypatch):
     """A blocking check failing on the range's last day: no day of the run is put in place (the
     first day's files, already staged, are deleted), and the files of an earlier run stay as they

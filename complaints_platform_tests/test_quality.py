@@ -86,16 +86,21 @@ def test_failures_are_reported_not_raised():
     assert any(k.startswith("channel: isin") for k in by_check)
 
 
-def test_results_of_many_days_keep_every_count_but_only_a_sample_of_the_bad_values():
+def test_results_of_many_days_keep_every_count_but_only_the_first_bad_values_of_each_check():
     # A backfill validates day by day and combines: the counts must be complete, the values bounded.
-    bad_day = _cleaned([{"complaint_id": f"c{i}", "channel": "fax"} for i in range(FAILURE_SAMPLE + 30)])
-    days = [validate(CLEANED_CONTRACT, bad_day), validate(CLEANED_CONTRACT, _cleaned([{"complaint_id": "a"}])), validate(CLEANED_CONTRACT, bad_day)]
+    n = FAILURE_SAMPLE + 30
+    bad_channel = _cleaned([{"complaint_id": f"c{i}", "channel": "fax"} for i in range(n)])
+    bad_both = _cleaned([{"complaint_id": f"d{i}", "channel": "fax", "duplicate_count": 0} for i in range(n)])
+    days = [validate(CLEANED_CONTRACT, bad_channel), validate(CLEANED_CONTRACT, _cleaned([{"complaint_id": "a"}])), validate(CLEANED_CONTRACT, bad_both)]
     run = ValidationResult.combine(days)
     assert not run.passed
-    assert run.failure_count == 2 * (FAILURE_SAMPLE + 30)
-    assert run.failures.height == FAILURE_SAMPLE
-    assert set(run.failures["failure_case"]) == {"fax"}
-    assert sum(run.metadata()["failures_by_check"].values()) == 2 * (FAILURE_SAMPLE + 30)
+    assert run.failure_count == 3 * n
+    kept = dict(run.failures.group_by("column").len().iter_rows())
+    assert kept == {"channel": FAILURE_SAMPLE, "duplicate_count": FAILURE_SAMPLE}  # a noisy check crowds out no other
+    assert set(run.failures.filter(pl.col("column") == "duplicate_count")["failure_case"]) == {"0"}
+    by_check = run.metadata()["failures_by_check"]
+    assert sum(by_check.values()) == 3 * n
+    assert by_check["duplicate_count: greater_than_or_equal_to(1)"] == n
     assert ValidationResult.combine(days[1:2]).passed
 
 

@@ -349,7 +349,7 @@ def _mask_and_resolve(
             )
             found = found.join(lookup, on=f"__{kind}", how="left", maintain_order="left")
             resolved.append(pl.col(f"__by_{kind}"))
-        frame = frame.with_columns(found.select(cs.starts_with("__by_")))
+        frame = frame.hstack(found.select(cs.starts_with("__by_")))
     frame = frame.with_columns(pl.coalesce(resolved).alias("customer_key"))
     # Only what is masked goes on: the raw text and identifiers are not needed after this (and
     # are most of the day's memory from here on).

@@ -64,30 +64,24 @@ def fsync_path(path: Path) -> None:
 
 
 def _temp_beside(target: Path) -> Path:
-    """A hidden name in ``target``'s folder: no reader's glob (``*.parquet``, ``part.parquet``) sees it.
-
-    A process killed between writing and renaming leaves its temporary behind; the next write to the
-    same target deletes those older than STALE_TEMP_AGE (no run stages a file for that long, so a
-    live run's file is never taken), which keeps a killed backfill from leaving a partition's worth
-    of hidden files in every folder for good."""
-    _sweep_stale_temps(target)
+    """A hidden name in ``target``'s folder: no reader's glob (``*.parquet``, ``part.parquet``) sees it."""
     return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
 
 
-# Older than this, a temporary file beside its target belongs to a process that died.
+# Older than this, a staged file beside its target belongs to a run that died: a live run touches
+# its staged files each time it stages another, so none of its files gets this old.
 STALE_TEMP_AGE = timedelta(hours=24)
 
 
 def _sweep_stale_temps(target: Path) -> None:
-    if not target.parent.exists():
-        return
+    """Delete what killed runs staged for ``target`` and never committed (best effort)."""
     cutoff = time.time() - STALE_TEMP_AGE.total_seconds()
-    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        try:
+    try:
+        for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
-        except FileNotFoundError:  # another writer swept or renamed it first
-            pass
+    except OSError:  # swept or committed by another run first, or unreadable: not this write's concern
+        pass
 
 
 @contextmanager
@@ -133,6 +127,12 @@ class StagedFiles:
 
     def write_parquet(self, frame: pl.DataFrame, target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A run killed by SIGKILL or a lost machine leaves its staged files behind; the next run to
+        # stage the same partition removes those a day old. This run's own stay young.
+        _sweep_stale_temps(target)
+        now = time.time()
+        for staged in self._staged.values():
+            os.utime(staged, (now, now))
         tmp = _temp_beside(target)
         try:
             frame.write_parquet(tmp, compression="zstd", statistics=True)

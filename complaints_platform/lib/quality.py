@@ -100,8 +100,8 @@ CATEGORISED_CONTRACT = pa.DataFrameSchema(
 )
 
 
-# Failure cases a result keeps (the counts are always complete): a run over many days keeps a
-# sample of each day's bad values, never every one.
+# Failure cases a result keeps per check (the counts are always complete): a run over many days
+# keeps the first bad values of each check, never every one.
 FAILURE_SAMPLE = 100
 
 
@@ -109,7 +109,7 @@ FAILURE_SAMPLE = 100
 class ValidationResult:
     passed: bool
     failure_count: int
-    failures: pl.DataFrame | None  # a sample of pandera's failure cases (check, column, value)
+    failures: pl.DataFrame | None  # pandera's failure cases (column, check, value), the first of each check
     by_check: dict[str, int] = field(default_factory=dict)  # "column: check" -> failing values, all of them
 
     @classmethod
@@ -123,7 +123,7 @@ class ValidationResult:
         return cls(
             all(r.passed for r in results),
             sum(r.failure_count for r in results),
-            pl.concat(failures).head(FAILURE_SAMPLE) if failures else None,
+            _first_of_each_check(pl.concat(failures)) if failures else None,
             dict(by_check),
         )
 
@@ -148,7 +148,11 @@ def validate(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> ValidationResul
         by_check = {
             f"{r['column']}: {r['check']}": r["len"] for r in cases.group_by("column", "check").len().iter_rows(named=True)
         }
-        return ValidationResult(False, cases.height, cases.head(FAILURE_SAMPLE), by_check)
+        return ValidationResult(False, cases.height, _first_of_each_check(cases), by_check)
+
+
+def _first_of_each_check(cases: pl.DataFrame) -> pl.DataFrame:
+    return cases.group_by("column", "check", maintain_order=True).head(FAILURE_SAMPLE)
 
 
 def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
