@@ -915,22 +915,30 @@ def _shift(frame: pl.DataFrame, k: int) -> pl.DataFrame:
 
 
 def _webhook_format_check(inputs: Path) -> dict:
-    """Land one event with the receiver's own code and compare its envelope with ours."""
+    """Land one event with the running receiver's own code and compare its segment line with ours."""
     import tempfile
 
-    sample = next((inputs / "landing" / "social_media").glob("date=*/*/*.json"), None)
+    sample = next((inputs / "landing" / "social_media").glob("date=*/*/*.jsonl"), None)
     if sample is None:
-        return {"ok": None, "reason": "no social-media files"}
+        return {"ok": None, "reason": "no social-media segments"}
     try:
+        from complaints_platform.lib.social_media import LandedIds
         from complaints_platform.webhook import app
 
-        ours = json.loads(sample.read_text())
+        with open(sample, "rb") as handle:
+            line = handle.readline()
+        ours = json.loads(line)
         with tempfile.TemporaryDirectory() as tmp:
-            relative = app._store_event(Path(tmp), ours["webhook_id"], ours["webhook_timestamp"], ours["body"])
-            theirs_path = Path(tmp) / relative
-            theirs = json.loads(theirs_path.read_text())
+            landing = Path(tmp)
+            (landing / "social_media").mkdir()
+            ids, writer = LandedIds(landing), app.SegmentWriter(landing)
+            app.store_batch(ids, writer, [app.Delivery(ours["webhook_id"], ours["webhook_timestamp"], ours["body"])])
+            writer.close()
+            ids.close()
+            [theirs_path] = landing.glob("social_media/date=*/*/*.jsonl")
+            theirs = json.loads(theirs_path.read_bytes())
             same_shape = list(theirs) == list(ours) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", ours["received_at"]) is not None
-            same_bytes = theirs_path.read_bytes() == json.dumps({**ours, "received_at": theirs["received_at"]}, ensure_ascii=False).encode()
+            same_bytes = theirs_path.read_bytes() == json.dumps({**ours, "received_at": theirs["received_at"]}, ensure_ascii=False).encode() + b"\n"
             same_mode = oct(theirs_path.stat().st_mode & 0o777) == oct(sample.stat().st_mode & 0o777)
         return {"ok": bool(same_shape and same_bytes and same_mode), "keys": list(ours), "same_bytes_but_received_at": same_bytes,
                 "file_mode": oct(sample.stat().st_mode & 0o777)}

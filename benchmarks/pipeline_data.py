@@ -4,12 +4,12 @@
 split over the four channels (social media 31.25 %, SMS 31.25 %, call centre 18.75 %, web forms
 18.75 %, the demo's proportions), in the shapes the platform's real edges deliver:
 
-- social media: webhook envelope files exactly as ``complaints_platform/webhook/app.py`` lands them
-  (``landing/social_media/date=D/HHMM/<webhook-id>.json`` holding ``{"webhook_id",
-  "webhook_timestamp", "received_at", "body"}`` serialised with ``json.dumps(ensure_ascii=False)``,
-  ``body`` the exact request body; the id index ``landing/social_media/_ids/<id>``; files 0600,
-  folders 0700). Only what the receiver accepts is landed: malformed and mis-signed deliveries and
-  webhook retries never reach the disk, so they are not generated;
+- social media: landed by the webhook receiver's own group commit (``store_batch`` in
+  ``complaints_platform/webhook/app.py``), in receipt order: one segment per 15-minute window
+  (``landing/social_media/date=D/HHMM/<segment>.jsonl``, one envelope ``{"webhook_id",
+  "webhook_timestamp", "received_at", "body"}`` per line, ``body`` the exact request body) and the
+  id index ``landing/social_media/_ids.sqlite``. Only what the receiver accepts is landed: malformed
+  and mis-signed deliveries and webhook retries never reach the disk, so they are not generated;
 - SMS: a JSONL file of the provider's messages for the real SMS simulator
   (``complaints_platform/simulate/sms_provider.py``), which serves them over HTTP to ``sms_raw``;
 - call centre: two CSV exports in the drop folder (``calls_DT0000.csv`` UTF-8 with a BOM and a
@@ -30,8 +30,8 @@ with an unreadable time, 3 % late (made 1-3 days before receipt), one brand repl
 spam, 0.8 % without a body, 1.6 % served twice; call centre 0.2 % ragged rows, 0.3 % unknown
 status; web forms 0.2 % empty messages, 10 % updated; and 4 % of all records are the same
 complaint sent again by the same customer on a second channel (identical text, 4-50 minutes
-later). Everything is vectorised with numpy and polars; only the per-file writes of the webhook
-envelopes and the CSV/JSONL serialisation loop over records.
+later). Everything is vectorised with numpy and polars; only the webhook envelopes and the CSV/JSONL
+serialisation loop over records.
 
 The truth (``truth.parquet``): one row per received record with its channel, expected complaint_id,
 category, expected outcome (clean / quarantine / duplicate), the rule, and for a planted copy the
@@ -55,8 +55,10 @@ import numpy as np
 import polars as pl
 
 from complaints_platform.lib.cleaning import complaint_id
+from complaints_platform.lib.social_media import LandedIds
 from complaints_platform.lib.web_forms import EXTRACT_SCHEMA, create_schema
 from complaints_platform.simulate import generator as demo
+from complaints_platform.webhook.app import Delivery, SegmentWriter, store_batch
 
 SHARES = {"social_media": 0.3125, "sms": 0.3125, "call_center": 0.1875, "web_forms": 0.1875}
 CATEGORY_NAMES = ["poor_network", "incorrect_billing", "bad_customer_service", "device_equipment", "other"]
@@ -65,6 +67,7 @@ GISTS_PER_CATEGORY = 4000
 PII_SHARE = 0.12
 KNOWN_SHARE = 0.90
 COPY_SHARE = 0.04
+SOCIAL_BATCH = 1024  # deliveries per group commit: the receiver's MAX_BATCH, as under a steady flood
 SOCIAL_NO_TEXT, SOCIAL_BAD_TIME, SOCIAL_LATE, SOCIAL_BRAND_EVERY = 0.012, 0.003, 0.03, 40
 SMS_SPAM, SMS_NO_BODY, SMS_TWICE = 0.06, 0.008, 0.016
 CALL_RAGGED, CALL_UNKNOWN_STATUS = 0.002, 0.003
@@ -553,13 +556,15 @@ def _social(frame: pl.DataFrame, inputs: Path, day: date, rng, brand_n: int, _sm
         ).otherwise(pl.col("anon_name")).alias("display_name"),
         pl.when(pl.col("is_brand")).then(pl.Series(rng.integers(10**17, 10**18, total)).cast(pl.String)).otherwise(None).alias("in_reply_to"),
     )
-    root = inputs / "landing" / "social_media"
-    ids_dir = root / "_ids"
-    _private_dir(ids_dir)
-    made = set()
-    cols = ["record_id", "webhook_timestamp", "received_text", "timestamp", "platform", "post_id", "handle",
-            "display_name", "text", "created_at", "in_reply_to", "no_text", "text_absent", "day_dir", "window_dir"]
-    for (wid, wts, rec, stamp, plat, post, handle, disp, text, created, reply, no_text_, absent, d, w) in frame.select(cols).iter_rows():
+    # Landed by the receiver's own group commit (store_batch), in receipt order, a batch at a time.
+    landing = inputs / "landing"
+    _private_dir(landing / "social_media")
+    ids, writer = LandedIds(landing), SegmentWriter(landing)
+    cols = ["record_id", "webhook_timestamp", "received_at", "timestamp", "platform", "post_id", "handle",
+            "display_name", "text", "created_at", "in_reply_to", "no_text", "text_absent"]
+    batch: list[Delivery] = []
+    for (wid, wts, rec, stamp, plat, post, handle, disp, text, created, reply, no_text_, absent) in (
+            frame.sort("received_at").select(cols).iter_rows()):
         data = {"platform": plat, "post_id": post, "author": {"handle": handle, "display_name": disp},
                 "text": text, "created_at": created, "in_reply_to": reply, "lang": "en"}
         if no_text_:
@@ -568,14 +573,14 @@ def _social(frame: pl.DataFrame, inputs: Path, day: date, rng, brand_n: int, _sm
             else:
                 data["text"] = None
         body = json.dumps({"type": "social.post.created", "timestamp": stamp, "data": data})
-        folder = root / d / w
-        if folder not in made:
-            _private_dir(folder)
-            made.add(folder)
-        relative = f"social_media/{d}/{w}/{wid}.json"
-        _write_private(ids_dir / wid, relative.encode("utf-8"))
-        envelope = {"webhook_id": wid, "webhook_timestamp": int(wts), "received_at": rec, "body": body}
-        _write_private(folder / f"{wid}.json", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+        batch.append(Delivery(wid, int(wts), body, rec.replace(tzinfo=UTC)))
+        if len(batch) == SOCIAL_BATCH:
+            store_batch(ids, writer, batch)
+            batch = []
+    if batch:
+        store_batch(ids, writer, batch)
+    writer.close()
+    ids.close()
     outcome = pl.when(pl.col("no_text") | pl.col("bad_time")).then(pl.lit("quarantine")).otherwise(pl.lit("clean"))
     rule = (pl.when(pl.col("no_text")).then(pl.lit("missing_text"))
             .when(pl.col("bad_time")).then(pl.lit("unparseable_timestamp")).otherwise(None))

@@ -5,7 +5,7 @@ many Parquet rows as the pipeline writes, with trivial logic in between.
 
 One DuckDB connection (all cores, ``memory_limit`` 4 GB), three passes, every file zstd Parquet like the lake's:
 
-1. landing -> "bronze": the webhook envelope files (``read_json`` over the glob, the body's fields
+1. landing -> "bronze": the webhook segments (``read_json`` over the glob, the body's fields
    pulled out with ``json_extract_string``), the SMS provider's messages (the JSONL file the
    simulator serves: the bytes ``sms_raw`` receives over HTTP), the call-centre CSV exports
    (``read_csv``; the Windows-1252 file transcoded to UTF-8 first), the web-forms table (read with Python's
@@ -58,27 +58,33 @@ def main() -> int:
     con.execute("SET preserve_insertion_order = false")
 
     t = time.perf_counter()
-    # Read in batches of receipt-window folders: over a glob of 312,000 small files at once, DuckDB
-    # 1.5.5 ran out of memory (18.8 GiB) at 1M records.
+    # The receiver's segments (one envelope per line) in one read; any one-envelope-per-file landings
+    # of earlier receivers in batches of folders (over a glob of 312,000 small files at once, DuckDB
+    # 1.5.5 ran out of memory, 18.8 GiB, at 1M records).
+    columns = "{webhook_id: 'VARCHAR', webhook_timestamp: 'BIGINT', received_at: 'VARCHAR', body: 'VARCHAR'}"
     windows = sorted(p for p in (landing / "social_media").glob("date=*/*") if p.is_dir())
-    batches, current, size = [], [], 0
+    reads = []
+    if any(next(w.glob("*.jsonl"), None) for w in windows):
+        reads.append(f"read_json('{landing}/social_media/date=*/*/*.jsonl', format = 'newline_delimited', columns = {columns})")
+    current, size = [], 0
     for window in windows:
-        current.append(f"'{window}/*.json'")
-        size += sum(1 for _ in os.scandir(window))
+        legacy = sum(1 for e in os.scandir(window) if e.name.endswith(".json"))
+        if legacy:
+            current.append(f"'{window}/*.json'")
+            size += legacy
         if size >= FILES_PER_READ:
-            batches.append(current)
+            reads.append(f"read_json([{', '.join(current)}], format = 'unstructured', columns = {columns})")
             current, size = [], 0
     if current:
-        batches.append(current)
-    for i, batch in enumerate(batches):
+        reads.append(f"read_json([{', '.join(current)}], format = 'unstructured', columns = {columns})")
+    for i, source in enumerate(reads):
         select = f"""
             select 'social_media' as channel, webhook_id as record_id, received_at, body as raw,
                    json_extract_string(body, '$.data.text') as text,
                    json_extract_string(body, '$.data.created_at') as event_time_text,
                    json_extract_string(body, '$.data.author.handle') as handle,
                    json_extract_string(body, '$.data.author.display_name') as author_name
-            from read_json([{", ".join(batch)}], format = 'unstructured',
-                 columns = {{webhook_id: 'VARCHAR', webhook_timestamp: 'BIGINT', received_at: 'VARCHAR', body: 'VARCHAR'}})
+            from {source}
         """
         con.execute(f"create table social as {select}" if i == 0 else f"insert into social {select}")
     seconds["read_social_media"] = time.perf_counter() - t

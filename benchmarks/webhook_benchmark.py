@@ -1,6 +1,6 @@
 """Webhook receiver throughput and latency on loopback.
 
-The real receiver (`complaints webhook`, one uvicorn worker, every event fsync'd before its 202)
+The real receiver (`complaints webhook`, one uvicorn worker, each group commit fsync'd before its 202s)
 in one process; the sender (`complaints_platform.simulate.webhook_sender`, httpx, signed events)
 in another. For each concurrency level: events per second acknowledged and p50/p99 latency of the
 acknowledged requests, median over repeats. Results in benchmarks/results/webhook-<when>.json.
@@ -23,6 +23,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from complaints_platform.lib.social_media import parse_social_media_landing
 from complaints_platform.simulate.servers import cli_server, free_port
 
 RESULTS = Path(__file__).parent / "results"
@@ -40,8 +41,10 @@ def one_run(events: int, concurrency: int, secret: str) -> dict:
                 check=True, stdout=subprocess.DEVNULL,
             )
             result = json.loads(report.read_text())
-        landed = sum(1 for _ in (data_dir / "landing" / "social_media").glob("date=*/*/*.json"))
-    result["landed"] = landed
+        landing = data_dir / "landing"
+        files = sorted((landing / "social_media").glob("date=*/*/*.json*"))
+        landed = parse_social_media_landing(files, landing)["record_id"].n_unique()
+    result["landed"], result["files"] = landed, len(files)
     return result
 
 

@@ -294,6 +294,7 @@ def test_the_receiver_answers_every_delivery_as_expected_and_lands_what_truth_sa
     from standardwebhooks.webhooks import Webhook
     from starlette.testclient import TestClient
 
+    from complaints_platform.lib.social_media import parse_social_media_landing
     from complaints_platform.webhook.app import create_app
 
     secret = "whsec_" + base64.b64encode(b"generator-test-secret-0123456789").decode()
@@ -312,7 +313,8 @@ def test_the_receiver_answers_every_delivery_as_expected_and_lands_what_truth_sa
             )
             answers[(event.expect_status, response.status_code)] += 1
     assert all(expected == got for expected, got in answers), answers
-    landed = {p.stem for p in tmp_path.rglob("*.json") if p.parent.name != "_ids"}
+    segments = sorted((tmp_path / "social_media").glob("date=*/*/*.jsonl"))
+    landed = set(parse_social_media_landing(segments, tmp_path)["record_id"])
     expected = {t["source_id"] for t in truth_of(demo, "social_media") if t["reaches_bronze"]}
     assert expected <= landed and len(expected) == sum(n for (s, _), n in answers.items() if s == 202)
 

@@ -101,8 +101,12 @@ def land_social_media(data_dir: Path, entries: list[dict], scratch: Path) -> dic
             statuses[entry["id"]] = answer.status_code
             if entry["expected"] == "rejected" or answer.status_code != 202:
                 continue
-            [stored] = scratch.glob(f"social_media/date=*/*/{entry['id']}.json")
-            envelope = json.loads(stored.read_bytes())
+            [envelope] = [
+                landed
+                for segment in scratch.glob("social_media/date=*/*/*.jsonl")
+                for landed in map(json.loads, segment.read_bytes().splitlines())
+                if landed["webhook_id"] == entry["id"]
+            ]
             assert envelope["body"] == body.decode("utf-8"), "the receiver stores the body exactly as received"
             received = _utc(entry["received_at"])
             envelope.update(webhook_timestamp=int(received.timestamp()), received_at=entry["received_at"])

@@ -60,6 +60,26 @@ def test_social_sensor_requests_each_new_partition_once(data_dir):
     assert int(late.cursor) == base + 10
 
 
+def test_social_sensor_requests_a_partition_again_when_its_segment_grows(data_dir):
+    """The receiver appends to one segment per window: the same file, grown, is new work."""
+    received = datetime(2026, 11, 21, 14, 3, tzinfo=UTC)
+    segment = window_dir(data_dir / "landing", received) / "140300000000-0123456789ab.jsonl"
+    segment.parent.mkdir(parents=True)
+    base = _ns(datetime(2026, 11, 21, 14, 4, tzinfo=UTC))
+    segment.write_bytes(b'{"webhook_id": "a"}\n')
+    os.utime(segment, ns=(base, base))
+    first = _tick(social_media_landing_sensor)
+    assert [r.partition_key for r in first.run_requests] == ["2026-11-21-14:00"]
+
+    with open(segment, "ab") as handle:
+        handle.write(b'{"webhook_id": "b"}\n')
+    os.utime(segment, ns=(base + 5, base + 5))
+    grown = _tick(social_media_landing_sensor, first.cursor)
+    assert [r.partition_key for r in grown.run_requests] == ["2026-11-21-14:00"]
+    assert grown.run_requests[0].run_key != first.run_requests[0].run_key
+    assert int(grown.cursor) == base + 5
+
+
 def test_social_sensor_ignores_files_older_than_the_lookback(data_dir):
     base = _ns(datetime(2026, 11, 21, 14, 3, tzinfo=UTC))
     _land_event(data_dir, "old", datetime(2026, 11, 21, 14, 3, tzinfo=UTC), base)

@@ -187,6 +187,33 @@ def test_parse_a_valid_post(tmp_path: Path) -> None:
     ]
 
 
+def test_a_segment_is_one_row_per_whole_line_and_an_append_in_flight_is_not_read(tmp_path: Path) -> None:
+    """The receiver's segments: each whole line an envelope (a bad one a row with its reason),
+    blank lines skipped, and the bytes after the last newline (an append in flight) left for the
+    next read."""
+    def line(webhook_id: str, text: str) -> bytes:
+        return json.dumps({"webhook_id": webhook_id, "webhook_timestamp": 1795269805,
+                           "received_at": "2026-11-21T14:00:05.000123Z",
+                           "body": json.dumps(post(text=text), ensure_ascii=False)}, ensure_ascii=False).encode()
+
+    content = b"\n".join([line("msg_a", "no signal \u2028 at all"), b"{not json", b"", line("msg_b", "bill")])
+    path = land(tmp_path, "2026-11-21/1400", "140005000123-0123456789ab.jsonl", content=content + b"\n" + line("msg_c", "x")[:30])
+
+    frame = parse_social_media_landing([path], tmp_path)
+
+    location = "social_media/date=2026-11-21/1400/140005000123-0123456789ab.jsonl"
+    assert frame.select("record_id", "source_location", "text").rows() == [
+        ("msg_a", f"{location}#1", "no signal \u2028 at all"),
+        ("140005000123-0123456789ab#2", f"{location}#2", None),
+        ("msg_b", f"{location}#4", "bill"),
+    ]
+    assert frame["parse_error"][1].startswith("envelope is not valid JSON")
+    assert frame["parse_error"].null_count() == 2
+
+    path.write_bytes(content + b"\n" + line("msg_c", "x") + b"\n")  # the append completes
+    assert parse_social_media_landing([path], tmp_path)["record_id"].to_list()[-1] == "msg_c"
+
+
 def test_parse_no_files_gives_an_empty_bronze_frame(tmp_path: Path) -> None:
     frame = parse_social_media_landing([], tmp_path)
     assert frame.height == 0

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +19,14 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from complaints_platform.lib.social_media import parse_social_media_landing, receipt_window, window_dir
-from complaints_platform.webhook.app import create_app
+from complaints_platform.lib.social_media import (
+    LandedIds,
+    parse_social_media_landing,
+    receipt_window,
+    window_dir,
+)
+from complaints_platform.webhook import app as app_module
+from complaints_platform.webhook.app import Delivery, create_app, store_batch
 from complaints_platform.simulate.servers import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -76,6 +83,13 @@ class Receiver:
     def all_files(self) -> list[Path]:
         return sorted(p for p in self.landing_root.rglob("*") if p.is_file())
 
+    def indexed(self, webhook_id: str) -> str | None:
+        ids = LandedIds(self.landing_root)
+        try:
+            return ids.location(webhook_id)
+        finally:
+            ids.close()
+
 
 def signature_headers(
     webhook_id: str, body: bytes | str, secret: str = SECRET, timestamp: datetime | None = None
@@ -125,19 +139,18 @@ def test_valid_event_is_landed_whole_and_private(receiver: Receiver) -> None:
     assert before <= received_at <= after
 
     window = receipt_window(received_at)
-    assert event_file.relative_to(receiver.landing_root).as_posix() == (
-        f"social_media/date={window:%Y-%m-%d}/{window:%H%M}/msg_2Qx:abc.1-z.json"
-    )
-    index_file = receiver.landing_root / "social_media" / "_ids" / "msg_2Qx:abc.1-z"
-    assert index_file.read_text() == event_file.relative_to(receiver.landing_root).as_posix()
-    assert receiver.all_files() == sorted([event_file, index_file])  # no temp files left
-
-    for path in (event_file, index_file):
-        assert _mode(path) == 0o600
+    relative = event_file.relative_to(receiver.landing_root).as_posix()
+    assert re.fullmatch(rf"social_media/date={window:%Y-%m-%d}/{window:%H%M}/[0-9]{{12}}-[0-9a-f]{{12}}\.jsonl", relative)
+    assert event_file.read_bytes().count(b"\n") == 1  # one envelope, one line, even for an indented body
+    assert receiver.indexed("msg_2Qx:abc.1-z") == relative
+    index = receiver.landing_root / "social_media" / "_ids.sqlite"
+    others = set(receiver.all_files()) - {event_file}
+    assert index in others and others <= {index, *(index.with_name(index.name + x) for x in ("-wal", "-shm"))}
+    for path in receiver.all_files():  # no temp files left; the index (and its WAL) owner-only too
+        assert _mode(path) == 0o600, path
     for folder in (
         receiver.landing_root,
         receiver.landing_root / "social_media",
-        receiver.landing_root / "social_media" / "_ids",
         event_file.parent.parent,
         event_file.parent,
     ):
@@ -146,6 +159,7 @@ def test_valid_event_is_landed_whole_and_private(receiver: Receiver) -> None:
     frame = parse_social_media_landing([event_file], receiver.landing_root)
     row = frame.row(0, named=True)
     assert row["record_id"] == "msg_2Qx:abc.1-z"
+    assert row["source_location"] == relative + "#1"
     assert row["raw"] == body
     assert row["text"] == POST["data"]["text"]
     assert row["received_at"] == received_at
@@ -174,22 +188,56 @@ def test_replayed_id_is_acknowledged_and_stored_once(receiver: Receiver) -> None
     assert event_file.read_bytes() == first_bytes
 
 
-def test_a_retry_after_a_crash_between_index_and_event_lands_the_event_once(receiver: Receiver) -> None:
-    """The receiver died after indexing the id and before storing the event (so it never
-    answered): the provider's retry must be stored, once, in the window it finally arrived in."""
-    ids = receiver.landing_root / "social_media" / "_ids"
-    ids.mkdir(parents=True)
-    stale = "social_media/date=2026-11-20/0900/msg_crashed.json"
-    (ids / "msg_crashed").write_text(stale)
+def test_a_receiver_restarted_after_a_crash_indexes_what_was_appended_and_cuts_a_torn_line(tmp_path: Path) -> None:
+    """The receiver died after appending a batch durably but before indexing it (so it never
+    answered), in the middle of appending the next: the retry of the first is a replay, the torn
+    line is cut off, and its retry is stored once."""
+    landing = tmp_path / "landing"
+    window = window_dir(landing, datetime.now(UTC))
+    window.mkdir(parents=True)
+    segment = window / "093000000000-0123456789ab.jsonl"
+    whole = Delivery("msg_appended", 1, json.dumps(POST)).envelope() + b"\n"
+    segment.write_bytes(whole + Delivery("msg_torn", 1, json.dumps(POST)).envelope()[:40])
 
-    response = receiver.post(json.dumps(POST), "msg_crashed")
+    with running_receiver(landing) as receiver:
+        assert receiver.post(json.dumps(POST), "msg_appended").json() == {"status": "duplicate"}
+        assert segment.read_bytes() == whole
+        assert receiver.indexed("msg_appended") == segment.relative_to(landing).as_posix()
+        assert receiver.post(json.dumps(POST), "msg_torn").status_code == 202
+        frame = parse_social_media_landing(receiver.event_files(), landing)
+    assert sorted(frame["record_id"].to_list()) == ["msg_appended", "msg_torn"]
+    assert frame["parse_error"].null_count() == 2
 
-    assert response.status_code == 202
+
+def test_an_indexed_id_whose_file_is_gone_is_stored_again(receiver: Receiver) -> None:
+    (receiver.landing_root / "social_media").mkdir(parents=True)
+    ids = LandedIds(receiver.landing_root)
+    ids.record({"msg_gone": "social_media/date=2026-11-20/0900/090000000000-0123456789ab.jsonl"})
+    ids.close()
+
+    assert receiver.post(json.dumps(POST), "msg_gone").status_code == 202
     [event_file] = receiver.event_files()
     assert event_file.parent == window_dir(receiver.landing_root, datetime.now(UTC))
-    assert (ids / "msg_crashed").read_text() == event_file.relative_to(receiver.landing_root).as_posix()
-    assert receiver.post(json.dumps(POST), "msg_crashed").status_code == 200
-    assert receiver.event_files() == [event_file]
+    assert receiver.indexed("msg_gone") == event_file.relative_to(receiver.landing_root).as_posix()
+    assert receiver.post(json.dumps(POST), "msg_gone").status_code == 200
+
+
+def test_ids_landed_by_a_receiver_before_segments_are_still_replays(receiver: Receiver) -> None:
+    """The one-file-per-id index of earlier receivers is honoured: a landed id is a replay, an id
+    whose file never landed is stored."""
+    ids = receiver.landing_root / "social_media" / "_ids"
+    old_window = receiver.landing_root / "social_media" / "date=2026-11-20" / "0900"
+    for folder in (ids, old_window):
+        folder.mkdir(parents=True)
+    (old_window / "msg_old.json").write_text("{}")
+    (ids / "msg_old").write_text("social_media/date=2026-11-20/0900/msg_old.json")
+    (ids / "msg_lost").write_text("social_media/date=2026-11-20/0900/msg_lost.json")
+
+    assert receiver.post(json.dumps(POST), "msg_old").status_code == 200
+    assert receiver.post(json.dumps(POST), "msg_lost").status_code == 202
+    segments = [p for p in receiver.event_files() if p.suffix == ".jsonl"]
+    assert len(segments) == 1 and json.loads(segments[0].read_text())["webhook_id"] == "msg_lost"
+    assert receiver.indexed("msg_lost") == segments[0].relative_to(receiver.landing_root).as_posix()
 
 
 def test_a_starting_receiver_removes_the_temporary_files_a_killed_one_left(tmp_path: Path) -> None:
@@ -199,27 +247,105 @@ def test_a_starting_receiver_removes_the_temporary_files_a_killed_one_left(tmp_p
     ids = landing / "social_media" / "_ids"
     for folder in (window, ids):
         folder.mkdir(parents=True)
-    (window / ".msg_a.json.0f0f.tmp").write_bytes(b'{"webhook_id": "msg_a", "bo')
+    (window / ".093000123456-0123456789ab.jsonl.0f0f.tmp").write_bytes(b'{"webhook_id": "msg_a", "bo')
     (ids / ".msg_a.1234.tmp").write_bytes(b"social_media/")
     (window / "msg_b.json").write_bytes(b"{}")  # landed events are never touched
     create_app(landing, SECRET)
     assert sorted(p.name for p in landing.rglob("*") if p.is_file()) == ["msg_b.json"]
 
 
-def test_the_index_entry_is_written_before_the_event(receiver: Receiver, monkeypatch) -> None:
-    """Order of the two writes: an event file never exists without the index entry naming it."""
-    from complaints_platform.webhook import app as app_module
-
+def test_a_batch_is_appended_durably_before_it_is_indexed(receiver: Receiver, monkeypatch) -> None:
+    """Order of the two writes: the index never names an id whose line is not durably on disk."""
     written: list[str] = []
-    real_write = app_module.write_bytes_atomic
+    real_record, real_append = LandedIds.record, app_module.SegmentWriter.append
 
-    def recording_write(data: bytes, target: Path, private: bool = False) -> Path:
-        written.append(target.parent.name)
-        return real_write(data, target, private=private)
+    def recording_record(self, locations, segment_bytes=None) -> None:
+        written.append("index")
+        real_record(self, locations, segment_bytes)
 
-    monkeypatch.setattr(app_module, "write_bytes_atomic", recording_write)
+    def recording_append(self, window, data):
+        written.append("segment")
+        return real_append(self, window, data)
+
+    monkeypatch.setattr(LandedIds, "record", recording_record)
+    monkeypatch.setattr(app_module.SegmentWriter, "append", recording_append)
     assert receiver.post(json.dumps(POST), "msg_order").status_code == 202
-    assert written[0] == "_ids" and len(written) == 2
+    assert written == ["segment", "index"]
+
+
+def test_a_failed_append_is_not_acknowledged_is_cut_back_and_its_retry_lands_once(receiver: Receiver, monkeypatch) -> None:
+    """Disk full while making a batch durable: 503 (nothing acknowledged), the segment is cut back
+    to the lines before it, and the sender's retry is stored once."""
+    body = json.dumps(POST)
+    assert receiver.post(body, "msg_before").status_code == 202
+    [segment] = receiver.event_files()
+    before = segment.read_bytes()
+    real_sync = app_module.os.fdatasync
+    failures = [OSError(28, "No space left on device")]
+
+    def failing_sync(fd: int) -> None:
+        if failures:
+            raise failures.pop()
+        real_sync(fd)
+
+    monkeypatch.setattr(app_module.os, "fdatasync", failing_sync)
+    first = receiver.post(body, "msg_full")
+    assert first.status_code == 503 and "No space left" in first.json()["error"]
+    assert segment.read_bytes() == before
+    assert receiver.post(body, "msg_full").status_code == 202
+    frame = parse_social_media_landing(receiver.event_files(), receiver.landing_root)
+    assert frame["record_id"].to_list() == ["msg_before", "msg_full"]
+
+
+def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: Path) -> None:
+    """The group commit itself: replays inside and outside the batch are not stored again, a batch
+    that spans a window boundary goes to each window's segment, and later batches append to them."""
+    landing = tmp_path / "landing"
+    (landing / "social_media").mkdir(parents=True)
+    ids, writer = LandedIds(landing), app_module.SegmentWriter(landing)
+    before = datetime(2026, 11, 21, 14, 14, 59, 900000, tzinfo=UTC)
+    after = datetime(2026, 11, 21, 14, 15, 0, 100000, tzinfo=UTC)
+    assert store_batch(ids, writer, [Delivery("msg_0", 1, json.dumps(POST), before)]) == [True]
+
+    batch = [
+        Delivery("msg_1", 1, json.dumps(POST), before),
+        Delivery("msg_0", 1, json.dumps(POST), before),  # landed by the earlier batch
+        Delivery("msg_2", 1, json.dumps(POST), after),
+        Delivery("msg_1", 1, json.dumps(POST), after),  # a second delivery within the batch
+        Delivery("msg_3", 1, json.dumps(POST), after),
+    ]
+    assert store_batch(ids, writer, batch) == [True, False, True, False, True]
+    writer.close()
+
+    segments = sorted(landing.glob("social_media/date=*/*/*.jsonl"))
+    assert [p.parent.name for p in segments] == ["1400", "1415"]
+    frame = parse_social_media_landing(segments, landing)
+    assert frame["record_id"].to_list() == ["msg_0", "msg_1", "msg_2", "msg_3"]
+    assert frame["source_location"].str.extract(r"#(\d+)$").to_list() == ["1", "2", "1", "2"]
+    by_id = dict(zip(frame["record_id"], frame["received_at"]))
+    assert by_id["msg_1"] == before and by_id["msg_3"] == after
+    assert ids.location("msg_2") == ids.location("msg_3") == segments[1].relative_to(landing).as_posix()
+    assert ids.indexed_bytes(segments[1].relative_to(landing).as_posix()) == segments[1].stat().st_size
+    ids.close()
+
+
+def test_many_concurrent_deliveries_are_all_landed_once(receiver: Receiver) -> None:
+    body = json.dumps(POST)
+
+    def deliver(n: int) -> int:
+        webhook_id = f"msg_many_{n}"
+        return receiver.client.post(
+            receiver.url + "/webhooks/social",
+            content=body,
+            headers={"content-type": "application/json", **signature_headers(webhook_id, body)},
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(deliver, range(200)))
+    assert statuses == [202] * 200
+    frame = parse_social_media_landing(receiver.event_files(), receiver.landing_root)
+    assert sorted(frame["record_id"].to_list()) == sorted(f"msg_many_{n}" for n in range(200))
+    assert frame["parse_error"].null_count() == 200
 
 
 def test_concurrent_deliveries_of_one_id_write_once(receiver: Receiver) -> None:

@@ -42,7 +42,7 @@ def social_media_landing_sensor(context: dg.SensorEvaluationContext) -> dg.Senso
     landing = Settings.from_env().data_dir / "landing"
     cursor = int(context.cursor or 0)
     arrivals = [
-        Arrival(path.name, mtime, f"{window:%Y-%m-%d-%H:%M}")
+        Arrival(f"{path.name}@{mtime}", mtime, f"{window:%Y-%m-%d-%H:%M}")
         for path, mtime, window in new_landing_files(landing, cursor, LOOKBACK_NS)
     ]
     return _result(plan_runs(arrivals, cursor, MAX_RUNS_PER_TICK))

@@ -1,15 +1,19 @@
 """Social-media posts: where the webhook receiver lands them, and how they become bronze rows.
 
-The receiver (``complaints_platform.webhook.app``) stores each event as received, one envelope per
-file, under ``landing/social_media/date=YYYY-MM-DD/HHMM/<webhook-id>.json``; the ``HHMM`` folder is
-the 15-minute UTC window of receipt, which is the event's partition. Replays are recorded in
-``landing/social_media/_ids/<webhook-id>``. Files whose name starts with '.' are writes in flight.
+The receiver (``complaints_platform.webhook.app``) group-commits events: each batch of envelopes it
+acknowledges together is one segment file, one envelope per line, under
+``landing/social_media/date=YYYY-MM-DD/HHMM/<segment>.jsonl``; the ``HHMM`` folder is the 15-minute
+UTC window of receipt, which is the event's partition. Which ids are landed, and in which segment,
+is kept in the SQLite index ``landing/social_media/_ids.sqlite``. Receivers before segments stored
+one envelope per file (``<webhook-id>.json``, index entries ``_ids/<webhook-id>``); both are read.
+Files whose name starts with '.' are writes in flight.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +27,10 @@ from complaints_platform.lib.bronze import empty_bronze, to_bronze
 CHANNEL = "social_media"
 WINDOW = timedelta(minutes=15)
 DATE_DIR_PREFIX = "date="
-IDS_DIR_NAME = "_ids"
+IDS_DIR_NAME = "_ids"  # one file per id: the index of receivers before segments, still honoured
+IDS_DB_NAME = "_ids.sqlite"
+EVENT_SUFFIX = ".json"  # one envelope per file (receivers before segments; hand-placed files)
+SEGMENT_SUFFIX = ".jsonl"  # one envelope per line: a batch the receiver acknowledged together
 EVENT_TIME_ZONE = "UTC"  # created_at is ISO-8601; one without an offset is read as UTC
 
 # A file written just before midnight can land (get its mtime) just after it; scan one day back.
@@ -60,6 +67,60 @@ def window_dir(landing_root: Path, window_start: datetime) -> Path:
 
 def ids_dir(landing_root: Path) -> Path:
     return channel_dir(landing_root) / IDS_DIR_NAME
+
+
+def ids_db(landing_root: Path) -> Path:
+    return channel_dir(landing_root) / IDS_DB_NAME
+
+
+class LandedIds:
+    """The receiver's index: which webhook ids are landed, and the file (relative to the landing
+    root) holding each; and, per segment, how many of its bytes are indexed. SQLite in WAL mode
+    with ``synchronous=FULL``: a commit is durable when it returns, and one commit records a whole
+    batch. One writer (the receiver) at a time.
+
+    Ids recorded by a receiver before segments (``_ids/<webhook-id>`` files) are looked up there
+    when the database does not know them."""
+
+    def __init__(self, landing_root: Path) -> None:
+        self.landing_root = Path(landing_root)
+        path = ids_db(self.landing_root)
+        if not path.exists():  # created owner-only; SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("pragma journal_mode = wal")
+        self._db.execute("pragma synchronous = full")
+        self._db.execute("create table if not exists landed (webhook_id text primary key, location text not null)")
+        self._db.execute("create table if not exists segments (location text primary key, indexed_bytes integer not null)")
+        self._legacy = ids_dir(self.landing_root)
+
+    def location(self, webhook_id: str) -> str | None:
+        row = self._db.execute("select location from landed where webhook_id = ?", (webhook_id,)).fetchone()
+        if row is not None:
+            return row[0]
+        try:
+            return (self._legacy / webhook_id).read_text(encoding="utf-8").strip() or None
+        except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+            return None
+
+    def is_landed(self, webhook_id: str) -> bool:
+        """Indexed, and the file its index entry names exists."""
+        location = self.location(webhook_id)
+        return location is not None and (self.landing_root / location).exists()
+
+    def indexed_bytes(self, location: str) -> int:
+        row = self._db.execute("select indexed_bytes from segments where location = ?", (location,)).fetchone()
+        return row[0] if row else 0
+
+    def record(self, locations: dict[str, str], segment_bytes: dict[str, int] | None = None) -> None:
+        """Point each id at its file, and note each segment's indexed length, in one durable commit."""
+        with self._db:
+            self._db.execute("begin")
+            self._db.executemany("insert or replace into landed values (?, ?)", locations.items())
+            self._db.executemany("insert or replace into segments values (?, ?)", (segment_bytes or {}).items())
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def _folder_date(folder: Path) -> date | None:
@@ -100,11 +161,24 @@ def _windows(
                 yield window_start, folder
 
 
+def segment_name(opened_at: datetime, writer: str) -> str:
+    """A segment's file name: when it was opened first, so names sort in landing order."""
+    return f"{_as_utc(opened_at):%H%M%S%f}-{writer}{SEGMENT_SUFFIX}"
+
+
+def complete_lines(content: bytes) -> list[bytes]:
+    """A segment's whole lines. What follows the last newline is an append still in flight (or
+    one a crash tore, never acknowledged): not yet an event."""
+    return content.split(b"\n")[:-1]
+
+
+def _is_landed_file(name: str) -> bool:
+    return name.endswith((EVENT_SUFFIX, SEGMENT_SUFFIX)) and not name.startswith(".")
+
+
 def _event_files(folder: Path) -> list[Path]:
     with os.scandir(folder) as entries:
-        names = sorted(
-            e.name for e in entries if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file()
-        )
+        names = sorted(e.name for e in entries if _is_landed_file(e.name) and e.is_file())
     return [folder / name for name in names]
 
 
@@ -224,9 +298,10 @@ def _loads(text: str | bytes):
         return json.loads(text)
 
 
-def _parse_file(path: Path, content: bytes | OSError, source_location: str) -> dict:
+def _parse_envelope(content: bytes | OSError, record_id: str, source_location: str) -> dict:
+    """One bronze row for one stored envelope; ``record_id`` is used when it names no webhook id."""
     row: dict = {
-        "record_id": path.stem,
+        "record_id": record_id,
         "source_location": source_location,
         "event_time_zone": EVENT_TIME_ZONE,
     }
@@ -261,6 +336,18 @@ def _parse_file(path: Path, content: bytes | OSError, source_location: str) -> d
     return row
 
 
+def _parse_file(path: Path, content: bytes | OSError, source_location: str) -> list[dict]:
+    """The rows of one landed file: a segment has one envelope per whole line
+    (``<location>#<line>``, blank lines skipped), any other file is one envelope."""
+    if path.suffix != SEGMENT_SUFFIX or isinstance(content, OSError):
+        return [_parse_envelope(content, path.stem, source_location)]
+    return [
+        _parse_envelope(line, f"{path.stem}#{number}", f"{source_location}#{number}")
+        for number, line in enumerate(complete_lines(content), start=1)
+        if line.strip()
+    ]
+
+
 def _with_receipt_time(row: dict, path: Path) -> dict:
     """Bronze never has a null receipt time: an unreadable envelope falls back to the file's mtime."""
     if row.get("received_at") is None:
@@ -292,7 +379,7 @@ def _source_location(path: Path, landing_root: Path, prefixes: dict[Path, str]) 
 
 
 def parse_social_media_landing(files: list[Path], landing_root: Path) -> pl.DataFrame:
-    """Bronze rows for landed webhook envelopes: one row per file, bad ones with ``parse_error``."""
+    """Bronze rows for landed webhook envelopes: one row per envelope, bad ones with ``parse_error``."""
     if not files:
         return empty_bronze(CHANNEL)
     batches = [files[i : i + READ_BATCH] for i in range(0, len(files), READ_BATCH)]
@@ -302,7 +389,8 @@ def parse_social_media_landing(files: list[Path], landing_root: Path) -> pl.Data
     return to_bronze(
         CHANNEL,
         [
-            _with_receipt_time(_parse_file(path, content, _source_location(path, landing_root, prefixes)), path)
+            _with_receipt_time(row, path)
             for path, content in zip(files, contents)
+            for row in _parse_file(path, content, _source_location(path, landing_root, prefixes))
         ],
     )

@@ -4,41 +4,63 @@ Contract: README, "Social media: signed webhooks". Checks run in this order and 
 writes nothing: content type (415), body size (413), signature (401), webhook-id (400), UTF-8 and a
 JSON object (400).
 
-Exactly once on disk, under any crash: the id's index entry (``landing/social_media/_ids/<id>``,
-naming the event's file) is written first, then the event itself is fsync'd and renamed into
-``landing/social_media/date=YYYY-MM-DD/HHMM/<webhook-id>.json``, and only then does the 202 go
-out. A delivery whose id is indexed and whose file exists is a replay: 200, nothing written. A
-delivery whose id is indexed but whose file is missing (the process died between the two writes,
-before answering) re-points the index at the current receipt window and stores the event there,
-so the sender's retry lands it once, in the window it was finally received in.
+Group commit: verified events queue for one writer thread, which stores whatever queued while the
+previous batch was being made durable as one batch, so under load many events share one append and
+one commit, and a lone event waits for nobody. Events are appended, one envelope per line, to the
+receiver's segment of their receipt window, ``landing/social_media/date=YYYY-MM-DD/HHMM/<segment>.jsonl``
+(the folder is the 15-minute UTC window of receipt: the event's partition), so a window is a few
+files however many events it holds.
+
+Exactly once on disk, under any crash: a batch's lines are appended and fdatasync'd first, its ids
+recorded in the index (``landing/social_media/_ids.sqlite``, naming each id's segment) in one durable
+commit second, and only then does any of its deliveries get its 202. Before a restarted receiver
+answers anything, ``recover`` cuts off a torn last line (never acknowledged) and indexes whole
+lines the index missed (durable, but the process died before indexing them). A delivery whose id is
+indexed and whose file exists is a replay: 200, nothing written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
+import queue
 import re
+import sqlite3
+import threading
+import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from math import floor
 from pathlib import Path
 
-import anyio
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError, hmac_data
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from complaints_platform.lib.lake import make_private_dir, write_bytes_atomic
-from complaints_platform.lib.social_media import channel_dir, ids_dir, receipt_window, window_dir
+from complaints_platform.lib.lake import fsync_path, make_private_dir
+from complaints_platform.lib.social_media import (
+    SEGMENT_SUFFIX,
+    LandedIds,
+    channel_dir,
+    complete_lines,
+    ids_dir,
+    receipt_window,
+    segment_name,
+    window_dir,
+)
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+MAX_BATCH = 1024  # events per commit at most: bounds a segment (and its wait) under a flood
 WEBHOOK_PATH = "/webhooks/social"
-# A leading '.' is refused too: it would name a hidden file the landing scanners skip as in flight,
-# and '.' or '..' would name a folder, not a file, under _ids/.
+# A leading '.' is refused too: in the one-file-per-id index of earlier receivers (still read), it
+# would name a hidden file, and '.' or '..' a folder, under _ids/.
 WEBHOOK_ID_PATTERN = re.compile(r"^(?!\.)[A-Za-z0-9_.:-]{1,128}$")
 TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,12}$")
 
@@ -57,28 +79,6 @@ class _RawBodyWebhook(Webhook):
 
 def _error(status_code: int, message: str) -> JSONResponse:
     return JSONResponse({"status": "rejected", "error": message}, status_code=status_code)
-
-
-class _IdLocks:
-    """One lock per webhook id held while it is checked and stored, so two concurrent deliveries
-    of the same id cannot both write. Locks are dropped once nobody holds or waits for them.
-    In-process only: serve() runs a single worker process."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, anyio.Lock] = {}
-        self._users: dict[str, int] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, anyio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._locks[key]
 
 
 class _TooLarge(Exception):
@@ -106,46 +106,204 @@ def _iso_utc(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _indexed_file(landing_root: Path, index_file: Path) -> Path | None:
-    """The event file an index entry names, or None if the entry is missing or unreadable."""
-    try:
-        relative = index_file.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-    return landing_root / relative if relative else None
+@dataclass
+class Delivery:
+    """A verified event waiting for its batch; ``done`` resolves to True (stored) or False (a
+    replay of an id already landed)."""
+
+    webhook_id: str
+    webhook_timestamp: int
+    body_text: str
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    done: Future = field(default_factory=Future)
+
+    def envelope(self) -> bytes:
+        return json.dumps(
+            {
+                "webhook_id": self.webhook_id,
+                "webhook_timestamp": self.webhook_timestamp,
+                "received_at": _iso_utc(self.received_at),
+                "body": self.body_text,
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
 
 
-def _store_event(
-    landing_root: Path, webhook_id: str, webhook_timestamp: int, body_text: str
-) -> str | None:
-    """Land one event exactly once; None if it is already landed. Blocking IO.
+class SegmentWriter:
+    """This receiver's open segments, one per receipt window, appended to and never rewritten.
+    Each receiver run writes its own segments (``<opened HHMMSSffffff>-<run id>.jsonl``), so no
+    file is ever appended to by two processes, nor after a crash tore its end."""
 
-    Index first, event second: whichever write a crash interrupts, a retry of the same id ends
-    with one event file (see the module docstring).
+    KEEP_OPEN = 2  # the current window and the one before (a batch can straddle the boundary)
+
+    def __init__(self, landing_root: Path) -> None:
+        self.landing_root = landing_root
+        self.run_id = uuid.uuid4().hex[:12]
+        self._open: dict[datetime, tuple[int, Path, int]] = {}  # window -> (fd, path, size)
+
+    def append(self, window: datetime, data: bytes) -> tuple[str, int]:
+        """Append whole lines and make them durable; (segment, relative to the landing root; its
+        length after them). On failure the segment is cut back to what it held before."""
+        fd, path, size = self._open.get(window) or self._create(window)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fdatasync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, size)
+                os.fdatasync(fd)
+            except OSError:  # cannot restore it: never append to it again
+                os.close(fd)
+                del self._open[window]
+            raise
+        self._open[window] = (fd, path, size + len(data))
+        for stale in sorted(self._open)[: -self.KEEP_OPEN]:
+            os.close(self._open.pop(stale)[0])
+        return path.relative_to(self.landing_root).as_posix(), size + len(data)
+
+    def _create(self, window: datetime) -> tuple[int, Path, int]:
+        folder = window_dir(self.landing_root, window)
+        # make_private_dir restricts only the folder it is given (mkdir -p leaves parents at the
+        # umask), so every level holding raw posts is made owner-only explicitly.
+        for level in (self.landing_root, channel_dir(self.landing_root), folder.parent, folder):
+            make_private_dir(level)
+        path = folder / segment_name(datetime.now(UTC), self.run_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fsync_path(folder)  # the new name survives a power loss
+        self._open[window] = (fd, path, 0)
+        return self._open[window]
+
+    def close(self) -> None:
+        for fd, _, _ in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def store_batch(ids: LandedIds, writer: SegmentWriter, batch: list[Delivery]) -> list[bool]:
+    """Land a batch exactly once: for each delivery, whether it was stored (False: already landed,
+    or an earlier delivery of the same id in this batch). Blocking IO.
+
+    Appended first (durably), indexed second, in one commit: a crash between the two leaves
+    durable lines the index does not know yet, which ``recover`` indexes before the next receiver
+    answers anything, so a retry of one of them is a replay.
     """
-    index_file = ids_dir(landing_root) / webhook_id
-    landed = _indexed_file(landing_root, index_file)
-    if landed is not None and landed.exists():
-        return None
-    received_at = datetime.now(UTC)
-    target_dir = window_dir(landing_root, receipt_window(received_at))
-    # make_private_dir restricts only the folder it is given (mkdir -p leaves parents at the
-    # umask), so every level holding raw posts is made owner-only explicitly.
-    channel = channel_dir(landing_root)
-    for folder in (landing_root, channel, ids_dir(landing_root), target_dir.parent, target_dir):
-        make_private_dir(folder)
-    target = target_dir / f"{webhook_id}.json"
-    relative = target.relative_to(landing_root).as_posix()
-    write_bytes_atomic(relative.encode("utf-8"), index_file, private=True)
-    envelope = {
-        "webhook_id": webhook_id,
-        "webhook_timestamp": webhook_timestamp,
-        "received_at": _iso_utc(received_at),
-        "body": body_text,
-    }
-    payload = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
-    write_bytes_atomic(payload, target, private=True)
-    return relative
+    stored, seen = [], set()
+    by_window: dict[datetime, list[Delivery]] = {}
+    for delivery in batch:
+        new = delivery.webhook_id not in seen and not ids.is_landed(delivery.webhook_id)
+        seen.add(delivery.webhook_id)
+        stored.append(new)
+        if new:
+            by_window.setdefault(receipt_window(delivery.received_at), []).append(delivery)
+    locations: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for window, deliveries in sorted(by_window.items()):
+        segment, size = writer.append(window, b"".join(d.envelope() + b"\n" for d in deliveries))
+        locations.update((d.webhook_id, segment) for d in deliveries)
+        sizes[segment] = size
+    if locations:
+        ids.record(locations, sizes)
+    return stored
+
+
+def recover(landing_root: Path, ids: LandedIds, now: datetime | None = None) -> int:
+    """Make the index whole again after a crash; how many ids it had missed. In the segments of the
+    last two days, a torn last line (never acknowledged) is cut off, and the whole lines past what
+    the index knows of each segment (appended durably, the process died before indexing them) are
+    indexed."""
+    now = now or datetime.now(UTC)
+    days = {window_dir(landing_root, now - timedelta(days=back)).parent for back in (0, 1)}
+    missed: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for day in sorted(d for d in days if d.is_dir()):
+        for segment in sorted(day.glob(f"*/*{SEGMENT_SUFFIX}")):
+            if segment.name.startswith("."):
+                continue
+            location = segment.relative_to(landing_root).as_posix()
+            known = ids.indexed_bytes(location)
+            with open(segment, "r+b") as handle:
+                handle.seek(known)
+                tail = handle.read()
+                whole = tail.rfind(b"\n") + 1
+                if whole < len(tail):
+                    handle.truncate(known + whole)
+                    os.fsync(handle.fileno())
+            for line in complete_lines(tail[:whole]):
+                try:
+                    missed[json.loads(line)["webhook_id"]] = location
+                except (ValueError, KeyError, TypeError):
+                    continue  # not an envelope this receiver wrote: bronze quarantines it
+            if whole:
+                sizes[location] = known + whole
+    if missed or sizes:
+        ids.record(missed, sizes)
+    return len(missed)
+
+
+class GroupCommitter:
+    """One writer thread storing queued deliveries a batch at a time (see the module docstring)."""
+
+    def __init__(self, landing_root: Path, max_batch: int = MAX_BATCH) -> None:
+        self.landing_root = landing_root
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(self, delivery: Delivery) -> Future:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="webhook-commit", daemon=True)
+                self._thread.start()
+        self._queue.put(delivery)
+        return delivery.done
+
+    def stop(self) -> None:
+        """Store what is queued, then stop the writer."""
+        with self._start_lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join()
+                self._thread = None
+
+    def _next_batch(self) -> tuple[list[Delivery], bool]:
+        first = self._queue.get()
+        batch = [] if first is None else [first]
+        stopping = first is None
+        while not stopping and len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            stopping = item is None
+            if item is not None:
+                batch.append(item)
+        return batch, stopping
+
+    def _run(self) -> None:
+        make_private_dir(self.landing_root)
+        make_private_dir(channel_dir(self.landing_root))
+        ids, writer = LandedIds(self.landing_root), SegmentWriter(self.landing_root)
+        try:
+            recover(self.landing_root, ids)  # before any delivery is answered
+            stopping = False
+            while not stopping:
+                batch, stopping = self._next_batch()
+                if not batch:
+                    continue
+                try:
+                    results = store_batch(ids, writer, batch)
+                except Exception as exc:  # nothing of this batch is acknowledged; senders retry
+                    for delivery in batch:
+                        delivery.done.set_exception(exc)
+                else:
+                    for delivery, stored in zip(batch, results):
+                        delivery.done.set_result(stored)
+        finally:
+            writer.close()
+            ids.close()
 
 
 def remove_interrupted_writes(landing_root: Path, now: datetime | None = None) -> int:
@@ -167,12 +325,21 @@ def create_app(
     """The receiver as an ASGI app, landing events under ``landing_root``; secret: ``whsec_...``.
 
     It is the only writer of its landing folder (one worker process), so temporary files found
-    there when it starts are what an earlier, killed receiver left: they are removed first.
+    there when it starts are what an earlier, killed receiver left: they are removed first. Its
+    writer thread starts with the first event and, where the server runs the app's lifespan, stores
+    what is queued and stops at shutdown.
     """
     landing_root = Path(landing_root)
     remove_interrupted_writes(landing_root)
     verifier = _RawBodyWebhook(secret)
-    locks = _IdLocks()
+    committer = GroupCommitter(landing_root)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(committer.stop)
 
     async def receive_social(request: Request) -> JSONResponse:
         if not _is_json_content_type(request.headers.get("content-type")):
@@ -214,11 +381,12 @@ def create_app(
         if not isinstance(payload, dict):
             return _error(400, "body must be a JSON object")
 
-        async with locks.hold(webhook_id):
-            stored = await run_in_threadpool(
-                _store_event, landing_root, webhook_id, int(timestamp), body_text
-            )
-        if stored is None:
+        delivery = Delivery(webhook_id, int(timestamp), body_text)
+        try:
+            stored = await asyncio.wrap_future(committer.submit(delivery))
+        except (OSError, sqlite3.Error) as exc:  # the disk or the index failed: nothing acknowledged
+            return _error(503, f"not stored, retry later: {exc}")
+        if not stored:
             return JSONResponse({"status": "duplicate"}, status_code=200)
         return JSONResponse({"status": "accepted"}, status_code=202)
 
@@ -229,7 +397,8 @@ def create_app(
         routes=[
             Route(WEBHOOK_PATH, receive_social, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        lifespan=lifespan,
     )
 
 
