@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+import sqlite3
 import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -295,6 +296,28 @@ def test_a_failed_append_is_not_acknowledged_is_cut_back_and_its_retry_lands_onc
     assert receiver.post(body, "msg_full").status_code == 202
     frame = parse_social_media_landing(receiver.event_files(), receiver.landing_root)
     assert frame["record_id"].to_list() == ["msg_before", "msg_full"]
+
+
+def test_an_index_failure_is_not_acknowledged_and_its_retry_finds_the_event_stored_once(
+    receiver: Receiver, monkeypatch
+) -> None:
+    """The batch's lines are durable but its index commit fails: 503, and before the next batch the
+    receiver recovers, indexing them, so the retry is a replay and bronze has the event once."""
+    real_record = LandedIds.record
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def failing_record(self, locations, segment_bytes=None) -> None:
+        if failures:
+            raise failures.pop()
+        real_record(self, locations, segment_bytes)
+
+    monkeypatch.setattr(LandedIds, "record", failing_record)
+    first = receiver.post(json.dumps(POST), "msg_unindexed")
+    assert first.status_code == 503 and "disk I/O error" in first.json()["error"]
+    assert receiver.post(json.dumps(POST), "msg_unindexed").json() == {"status": "duplicate"}
+    assert receiver.post(json.dumps(POST), "msg_next").status_code == 202
+    frame = parse_social_media_landing(receiver.event_files(), receiver.landing_root)
+    assert sorted(frame["record_id"].to_list()) == ["msg_next", "msg_unindexed"]
 
 
 def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: Path) -> None:

@@ -282,26 +282,43 @@ class GroupCommitter:
                 batch.append(item)
         return batch, stopping
 
-    def _run(self) -> None:
+    def _open(self) -> tuple[LandedIds, SegmentWriter]:
         make_private_dir(self.landing_root)
         make_private_dir(channel_dir(self.landing_root))
-        ids, writer = LandedIds(self.landing_root), SegmentWriter(self.landing_root)
+        ids = LandedIds(self.landing_root)
         try:
-            recover(self.landing_root, ids)  # before any delivery is answered
-            stopping = False
-            while not stopping:
-                batch, stopping = self._next_batch()
-                if not batch:
-                    continue
-                try:
-                    results = store_batch(ids, writer, batch)
-                except Exception as exc:  # nothing of this batch is acknowledged; senders retry
-                    for delivery in batch:
-                        delivery.done.set_exception(exc)
-                else:
-                    for delivery, stored in zip(batch, results):
-                        delivery.done.set_result(stored)
-        finally:
+            recover(self.landing_root, ids)
+        except BaseException:
+            ids.close()
+            raise
+        return ids, SegmentWriter(self.landing_root)
+
+    def _run(self) -> None:
+        """Store batch after batch. The index and the segments are opened, and ``recover`` run,
+        before the first batch and again after any batch that failed: whatever that batch left
+        half done (lines appended but not indexed) is made whole before the next is stored."""
+        opened: tuple[LandedIds, SegmentWriter] | None = None
+        stopping = False
+        while not stopping:
+            batch, stopping = self._next_batch()
+            if not batch:
+                continue
+            try:
+                opened = opened or self._open()
+                results = store_batch(*opened, batch)
+            except Exception as exc:  # nothing of this batch is acknowledged; senders retry
+                opened = self._close(opened)
+                for delivery in batch:
+                    delivery.done.set_exception(exc)
+            else:
+                for delivery, stored in zip(batch, results):
+                    delivery.done.set_result(stored)
+        self._close(opened)
+
+    @staticmethod
+    def _close(opened: tuple[LandedIds, SegmentWriter] | None) -> None:
+        if opened is not None:
+            ids, writer = opened
             writer.close()
             ids.close()
 
