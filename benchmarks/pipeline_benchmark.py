@@ -931,7 +931,8 @@ def _webhook_format_check(inputs: Path) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             landing = Path(tmp)
             (landing / "social_media").mkdir()
-            ids, writer = LandedIds(landing), app.SegmentWriter(landing)
+            ids = LandedIds(landing)
+            writer = app.SegmentWriter(landing, ids)
             app.store_batch(ids, writer, [app.Delivery(ours["webhook_id"], ours["webhook_timestamp"], ours["body"])])
             writer.close()
             ids.close()

@@ -559,7 +559,8 @@ def _social(frame: pl.DataFrame, inputs: Path, day: date, rng, brand_n: int, _sm
     # Landed by the receiver's own group commit (store_batch), in receipt order, a batch at a time.
     landing = inputs / "landing"
     _private_dir(landing / "social_media")
-    ids, writer = LandedIds(landing), SegmentWriter(landing)
+    ids = LandedIds(landing)
+    writer = SegmentWriter(landing, ids)
     cols = ["record_id", "webhook_timestamp", "received_at", "timestamp", "platform", "post_id", "handle",
             "display_name", "text", "created_at", "in_reply_to", "no_text", "text_absent"]
     batch: list[Delivery] = []

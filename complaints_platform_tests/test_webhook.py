@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import sqlite3
 import stat
@@ -84,6 +85,13 @@ class Receiver:
     def all_files(self) -> list[Path]:
         return sorted(p for p in self.landing_root.rglob("*") if p.is_file())
 
+    def landed_ids(self) -> list[str]:
+        ids = LandedIds(self.landing_root)
+        try:
+            return [row[0] for row in ids._db.execute("select webhook_id from landed")]
+        finally:
+            ids.close()
+
     def indexed(self, webhook_id: str) -> str | None:
         ids = LandedIds(self.landing_root)
         try:
@@ -145,8 +153,9 @@ def test_valid_event_is_landed_whole_and_private(receiver: Receiver) -> None:
     assert event_file.read_bytes().count(b"\n") == 1  # one envelope, one line, even for an indented body
     assert receiver.indexed("msg_2Qx:abc.1-z") == relative
     index = receiver.landing_root / "social_media" / "_ids.sqlite"
+    lock = receiver.landing_root / "social_media" / "_receiver.lock"
     others = set(receiver.all_files()) - {event_file}
-    assert index in others and others <= {index, *(index.with_name(index.name + x) for x in ("-wal", "-shm"))}
+    assert others == {index, index.with_name("_ids.sqlite-wal"), index.with_name("_ids.sqlite-shm"), lock}
     for path in receiver.all_files():  # no temp files left; the index (and its WAL) owner-only too
         assert _mode(path) == 0o600, path
     for folder in (
@@ -190,28 +199,39 @@ def test_replayed_id_is_acknowledged_and_stored_once(receiver: Receiver) -> None
 
 
 def test_a_receiver_restarted_after_a_crash_indexes_what_was_appended_and_cuts_a_torn_line(tmp_path: Path) -> None:
-    """The receiver died after appending a batch durably but before indexing it (so it never
-    answered), in the middle of appending the next: the retry of the first is a replay, the torn
-    line is cut off, and its retry is stored once."""
+    """A receiver died days ago after appending a batch durably but before indexing it (so it never
+    answered), in the middle of appending the next. Until a receiver runs again, readers see only
+    the indexed line; the restarted receiver indexes the whole line (its retry is a replay), cuts
+    the torn one (its retry is stored once) and stamps the segment so the sensor reads it again."""
     landing = tmp_path / "landing"
-    window = window_dir(landing, datetime.now(UTC))
+    window = window_dir(landing, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     window.mkdir(parents=True)
-    segment = window / "093000000000-0123456789ab.jsonl"
-    whole = Delivery("msg_appended", 1, json.dumps(POST)).envelope() + b"\n"
-    segment.write_bytes(whole + Delivery("msg_torn", 1, json.dumps(POST)).envelope()[:40])
+    segment = window / "090000000000-0123456789ab.jsonl"
+    location = segment.relative_to(landing).as_posix()
+    indexed = Delivery("msg_indexed", 1, json.dumps(POST)).envelope() + b"\n"
+    appended = Delivery("msg_appended", 1, json.dumps(POST)).envelope() + b"\n"
+    segment.write_bytes(indexed + appended + Delivery("msg_torn", 1, json.dumps(POST)).envelope()[:40])
+    os.utime(segment, (1_700_000_000, 1_700_000_000))
+    ids = LandedIds(landing)
+    ids.register_segment(location)
+    ids.record({"msg_indexed": location}, {location: len(indexed)})
+    ids.close()
+    assert parse_social_media_landing([segment], landing)["record_id"].to_list() == ["msg_indexed"]
 
     with running_receiver(landing) as receiver:
         assert receiver.post(json.dumps(POST), "msg_appended").json() == {"status": "duplicate"}
-        assert segment.read_bytes() == whole
-        assert receiver.indexed("msg_appended") == segment.relative_to(landing).as_posix()
+        assert segment.read_bytes() == indexed + appended
+        assert segment.stat().st_mtime > 1_700_000_000
+        assert receiver.indexed("msg_appended") == location
         assert receiver.post(json.dumps(POST), "msg_torn").status_code == 202
+        assert receiver.post(json.dumps(POST), "msg_indexed").status_code == 200
         frame = parse_social_media_landing(receiver.event_files(), landing)
-    assert sorted(frame["record_id"].to_list()) == ["msg_appended", "msg_torn"]
-    assert frame["parse_error"].null_count() == 2
+    assert sorted(frame["record_id"].to_list()) == ["msg_appended", "msg_indexed", "msg_torn"]
+    assert frame["parse_error"].null_count() == 3
 
 
 def test_an_indexed_id_whose_file_is_gone_is_stored_again(receiver: Receiver) -> None:
-    (receiver.landing_root / "social_media").mkdir(parents=True)
+    (receiver.landing_root / "social_media").mkdir(parents=True, exist_ok=True)
     ids = LandedIds(receiver.landing_root)
     ids.record({"msg_gone": "social_media/date=2026-11-20/0900/090000000000-0123456789ab.jsonl"})
     ids.close()
@@ -256,22 +276,35 @@ def test_a_starting_receiver_removes_the_temporary_files_a_killed_one_left(tmp_p
 
 
 def test_a_batch_is_appended_durably_before_it_is_indexed(receiver: Receiver, monkeypatch) -> None:
-    """Order of the two writes: the index never names an id whose line is not durably on disk."""
+    """Order of the writes: the index never names an id whose line is not durably on disk, and the
+    segment is stamped after the commit (a sensor run started by the change reads the lines)."""
     written: list[str] = []
-    real_record, real_append = LandedIds.record, app_module.SegmentWriter.append
+    real_record, real_write, real_sync = LandedIds.record, app_module.os.write, app_module.os.fdatasync
+    real_utime = app_module.os.utime
+
+    def recording_utime(target, *args, **kwargs) -> None:
+        written.append("stamp")
+        real_utime(target, *args, **kwargs)
 
     def recording_record(self, locations, segment_bytes=None) -> None:
         written.append("index")
         real_record(self, locations, segment_bytes)
 
-    def recording_append(self, window, data):
-        written.append("segment")
-        return real_append(self, window, data)
+    def recording_write(fd: int, data) -> int:
+        written.append("append")
+        return real_write(fd, data)
+
+    def recording_sync(fd: int) -> None:
+        written.append("sync")
+        real_sync(fd)
 
     monkeypatch.setattr(LandedIds, "record", recording_record)
-    monkeypatch.setattr(app_module.SegmentWriter, "append", recording_append)
+    monkeypatch.setattr(app_module.os, "write", recording_write)
+    monkeypatch.setattr(app_module.os, "fdatasync", recording_sync)
+    monkeypatch.setattr(app_module.os, "utime", recording_utime)
     assert receiver.post(json.dumps(POST), "msg_order").status_code == 202
-    assert written == ["segment", "index"]
+    monkeypatch.undo()
+    assert written == ["append", "sync", "index", "stamp"]
 
 
 def test_a_failed_append_is_not_acknowledged_is_cut_back_and_its_retry_lands_once(receiver: Receiver, monkeypatch) -> None:
@@ -325,7 +358,8 @@ def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: P
     that spans a window boundary goes to each window's segment, and later batches append to them."""
     landing = tmp_path / "landing"
     (landing / "social_media").mkdir(parents=True)
-    ids, writer = LandedIds(landing), app_module.SegmentWriter(landing)
+    ids = LandedIds(landing)
+    writer = app_module.SegmentWriter(landing, ids)
     before = datetime(2026, 11, 21, 14, 14, 59, 900000, tzinfo=UTC)
     after = datetime(2026, 11, 21, 14, 15, 0, 100000, tzinfo=UTC)
     assert store_batch(ids, writer, [Delivery("msg_0", 1, json.dumps(POST), before)]) == [True]
@@ -348,8 +382,101 @@ def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: P
     by_id = dict(zip(frame["record_id"], frame["received_at"]))
     assert by_id["msg_1"] == before and by_id["msg_3"] == after
     assert ids.location("msg_2") == ids.location("msg_3") == segments[1].relative_to(landing).as_posix()
-    assert ids.indexed_bytes(segments[1].relative_to(landing).as_posix()) == segments[1].stat().st_size
+    assert ids.segments() == [(p.relative_to(landing).as_posix(), p.stat().st_size) for p in segments]
     ids.close()
+
+
+def _writer(landing: Path) -> tuple[LandedIds, "app_module.SegmentWriter"]:
+    (landing / "social_media").mkdir(parents=True, exist_ok=True)
+    ids = LandedIds(landing)
+    return ids, app_module.SegmentWriter(landing, ids)
+
+
+def test_a_batch_failing_in_its_second_window_leaves_nothing_to_land_twice(tmp_path: Path, monkeypatch) -> None:
+    """The first window's lines are durable when the second window's append fails: recovery
+    indexes them, so their retries are replays, and the second window's retry is stored."""
+    landing = tmp_path / "landing"
+    ids, writer = _writer(landing)
+    before = datetime(2026, 11, 21, 14, 14, 59, tzinfo=UTC)
+    after = datetime(2026, 11, 21, 14, 15, 1, tzinfo=UTC)
+    batch = [Delivery("msg_a", 1, json.dumps(POST), before), Delivery("msg_b", 1, json.dumps(POST), after)]
+    real_write, calls = app_module.os.write, []
+
+    def second_write_fails(fd: int, data) -> int:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(app_module.os, "write", second_write_fails)
+    with pytest.raises(OSError):
+        store_batch(ids, writer, batch)
+    monkeypatch.undo()
+    writer.close()
+    assert app_module.recover(landing, ids) == 1
+
+    writer = app_module.SegmentWriter(landing, ids)
+    assert store_batch(ids, writer, [Delivery("msg_a", 1, "{}", after), Delivery("msg_b", 1, "{}", after)]) == [False, True]
+    writer.close()
+    ids.close()
+    frame = parse_social_media_landing(sorted(landing.glob("social_media/date=*/*/*.jsonl")), landing)
+    assert sorted(frame["record_id"].to_list()) == ["msg_a", "msg_b"]
+
+
+def test_a_segment_that_cannot_be_cut_back_is_abandoned_and_recovered(tmp_path: Path, monkeypatch) -> None:
+    """The sync fails and so does the cut: the writer never appends to that segment again (the next
+    batch starts a new one), and recovery drops the unacknowledged lines' torn end."""
+    landing = tmp_path / "landing"
+    ids, writer = _writer(landing)
+    when = datetime(2026, 11, 21, 14, 3, tzinfo=UTC)
+    assert store_batch(ids, writer, [Delivery("msg_ok", 1, json.dumps(POST), when)]) == [True]
+    [first] = landing.glob("social_media/date=*/*/*.jsonl")
+    monkeypatch.setattr(app_module.os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    monkeypatch.setattr(app_module.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    with pytest.raises(OSError):
+        store_batch(ids, writer, [Delivery("msg_lost_sync", 1, json.dumps(POST), when)])
+    monkeypatch.undo()
+    with open(first, "ab") as handle:  # as if the failed append had torn mid-line
+        handle.write(b'{"webhook_id": "msg_half')
+    assert store_batch(ids, writer, [Delivery("msg_next", 1, json.dumps(POST), when)]) == [True]
+    writer.close()
+    segments = sorted(landing.glob("social_media/date=*/*/*.jsonl"))
+    assert len(segments) == 2  # msg_next went to a new segment
+    app_module.recover(landing, ids)
+    ids.close()
+    assert not first.read_bytes().endswith(b"msg_half")
+    frame = parse_social_media_landing(segments, landing)
+    assert sorted(frame["record_id"].to_list()) == ["msg_lost_sync", "msg_next", "msg_ok"]  # durable after all
+    assert frame["parse_error"].null_count() == 3
+
+
+def test_the_committer_drops_cancelled_deliveries_stores_what_is_queued_at_stop_and_then_refuses(
+    tmp_path: Path,
+) -> None:
+    landing = tmp_path / "landing"
+    committer = app_module.GroupCommitter(landing)
+    cancelled = Delivery("msg_cancelled", 1, "{}")
+    assert cancelled.done.cancel()  # the request went away before its batch was taken
+    committer.submit(cancelled)
+    queued = [committer.submit(Delivery(f"msg_q{n}", 1, "{}")) for n in range(50)]
+    committer.stop()
+    assert [f.result(timeout=5) for f in queued] == [True] * 50
+    late = committer.submit(Delivery("msg_late", 1, "{}"))
+    with pytest.raises(OSError, match="shutting down"):
+        late.result(timeout=5)
+    frame = parse_social_media_landing(sorted(landing.glob("social_media/date=*/*/*.jsonl")), landing)
+    assert sorted(frame["record_id"].to_list()) == sorted(f"msg_q{n}" for n in range(50))
+
+
+def test_a_second_receiver_on_the_same_landing_folder_stores_nothing(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    first, second = app_module.GroupCommitter(landing), app_module.GroupCommitter(landing)
+    assert first.submit(Delivery("msg_first", 1, "{}")).result(timeout=5) is True
+    with pytest.raises(OSError, match="another receiver"):
+        second.submit(Delivery("msg_second", 1, "{}")).result(timeout=5)
+    first.stop()
+    assert second.submit(Delivery("msg_second", 1, "{}")).result(timeout=5) is True  # the lock is free
+    second.stop()
 
 
 def test_many_concurrent_deliveries_are_all_landed_once(receiver: Receiver) -> None:
@@ -386,7 +513,8 @@ def test_concurrent_deliveries_of_one_id_write_once(receiver: Receiver) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = sorted(pool.map(deliver, range(8)))
     assert statuses == [200] * 7 + [202]
-    assert len(receiver.event_files()) == 1
+    frame = parse_social_media_landing(receiver.event_files(), receiver.landing_root)
+    assert frame["record_id"].to_list() == ["msg_race"]
 
 
 @pytest.mark.parametrize(
@@ -466,7 +594,8 @@ def test_rejected_requests_write_nothing(
 
     assert response.status_code == expected_status, response.text
     assert response.json()["status"] == "rejected"
-    assert receiver.all_files() == []
+    assert receiver.event_files() == []
+    assert receiver.landed_ids() == []
 
 
 def test_signed_non_utf8_needs_the_right_secret_to_get_past_401(receiver: Receiver) -> None:

@@ -95,8 +95,8 @@ def test_every_acknowledged_event_is_in_bronze_exactly_once_under_sigkill(data_d
     kills = 0
     try:
         while sender.poll() is None:
-            # Up for 0.2-2.5 s, then killed at whatever moment that is: mid-request, mid-write,
-            # between the index and the event, or (every third time) before it finished starting.
+            # Up for 0.2-2.5 s, then killed at whatever moment that is: mid-request, mid-append,
+            # between the append and the index commit, or (every third time) before it finished starting.
             time.sleep(rng.uniform(0.2, 2.5))
             if sender.poll() is not None:
                 break

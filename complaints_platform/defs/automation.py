@@ -14,7 +14,8 @@ from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.silver import CLEANED_LAYER
 from complaints_platform.lib.social_media import new_landing_files
 
-# Files renamed into place can carry an mtime a little older than one already seen.
+# A landed file can become visible with an mtime a little older than one already seen
+# (lib/social_media.new_landing_files says how).
 LOOKBACK_NS = 2 * 60 * 1_000_000_000
 MAX_RUNS_PER_TICK = 50
 

@@ -1,12 +1,13 @@
 """Social-media posts: where the webhook receiver lands them, and how they become bronze rows.
 
-The receiver (``complaints_platform.webhook.app``) group-commits events: each batch of envelopes it
-acknowledges together is one segment file, one envelope per line, under
+The receiver (``complaints_platform.webhook.app``) appends each batch of envelopes it acknowledges
+together to its own segment of the receipt window, one envelope per line:
 ``landing/social_media/date=YYYY-MM-DD/HHMM/<segment>.jsonl``; the ``HHMM`` folder is the 15-minute
-UTC window of receipt, which is the event's partition. Which ids are landed, and in which segment,
-is kept in the SQLite index ``landing/social_media/_ids.sqlite``. Receivers before segments stored
-one envelope per file (``<webhook-id>.json``, index entries ``_ids/<webhook-id>``); both are read.
-Files whose name starts with '.' are writes in flight.
+UTC window of receipt, which is the event's partition. The SQLite index
+``landing/social_media/_ids.sqlite`` says which ids are landed, in which segment, and how many bytes
+of each segment are indexed: readers stop there, so they see exactly the acknowledged lines.
+Receivers before segments stored one envelope per file (``<webhook-id>.json``, written under a
+hidden temporary name first; index entries ``_ids/<webhook-id>``); those are read too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ DATE_DIR_PREFIX = "date="
 IDS_DIR_NAME = "_ids"  # one file per id: the index of receivers before segments, still honoured
 IDS_DB_NAME = "_ids.sqlite"
 EVENT_SUFFIX = ".json"  # one envelope per file (receivers before segments; hand-placed files)
-SEGMENT_SUFFIX = ".jsonl"  # one envelope per line: a batch the receiver acknowledged together
+SEGMENT_SUFFIX = ".jsonl"  # one envelope per line, appended a batch at a time
 EVENT_TIME_ZONE = "UTC"  # created_at is ISO-8601; one without an offset is read as UTC
 
 # A file written just before midnight can land (get its mtime) just after it; scan one day back.
@@ -108,9 +109,15 @@ class LandedIds:
         location = self.location(webhook_id)
         return location is not None and (self.landing_root / location).exists()
 
-    def indexed_bytes(self, location: str) -> int:
-        row = self._db.execute("select indexed_bytes from segments where location = ?", (location,)).fetchone()
-        return row[0] if row else 0
+    def register_segment(self, location: str) -> None:
+        """Note a segment, durably, before its file is made: recovery looks at every noted one."""
+        with self._db:
+            self._db.execute("begin")
+            self._db.execute("insert or ignore into segments values (?, 0)", (location,))
+
+    def segments(self) -> list[tuple[str, int]]:
+        """(segment, indexed bytes) for every segment the index knows."""
+        return self._db.execute("select location, indexed_bytes from segments order by location").fetchall()
 
     def record(self, locations: dict[str, str], segment_bytes: dict[str, int] | None = None) -> None:
         """Point each id at its file, and note each segment's indexed length, in one durable commit."""
@@ -121,6 +128,21 @@ class LandedIds:
 
     def close(self) -> None:
         self._db.close()
+
+
+def indexed_lengths(landing_root: Path) -> dict[str, int]:
+    """How many bytes of each segment are indexed (acknowledged or acknowledgeable), read from the
+    receiver's index while it runs; empty when there is no index."""
+    path = ids_db(landing_root)
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("select location, indexed_bytes from segments"))
+    except sqlite3.OperationalError:  # an index with no segments table yet
+        return {}
+    finally:
+        db.close()
 
 
 def _folder_date(folder: Path) -> date | None:
@@ -203,9 +225,11 @@ def new_landing_files(
 ) -> list[tuple[Path, int, datetime]]:
     """(path, mtime_ns, window_start) of event files whose mtime_ns > after_mtime_ns - lookback_ns.
 
-    For a sensor whose cursor is the largest mtime it has seen: a file is written under a temporary
-    name and renamed into place, so it can appear with an mtime older than the cursor; the lookback
-    finds it again (the sensor's run keys make the repeats harmless). Sorted by mtime.
+    For a sensor whose cursor is the largest mtime it has seen: a file can become visible with an
+    mtime older than the cursor (a one-event file written under a temporary name and renamed into
+    place; a segment stamped by the receiver after the index commit that a reader waits for, while
+    another segment changed); the lookback finds it again (the sensor's run keys make the repeats
+    harmless). Sorted by mtime.
     """
     threshold = after_mtime_ns - lookback_ns
     first_day = None
@@ -358,11 +382,13 @@ def _with_receipt_time(row: dict, path: Path) -> dict:
     return row
 
 
-def _read(paths: list[Path]) -> list[bytes | OSError]:
+def _read(paths: list[tuple[Path, int | None]]) -> list[bytes | OSError]:
+    """Each file's bytes, the first ``limit`` of them where a limit is given."""
     contents: list[bytes | OSError] = []
-    for path in paths:
+    for path, limit in paths:
         try:
-            contents.append(path.read_bytes())
+            with open(path, "rb") as handle:
+                contents.append(handle.read() if limit is None else handle.read(limit))
         except OSError as exc:
             contents.append(exc)
     return contents
@@ -382,15 +408,21 @@ def parse_social_media_landing(files: list[Path], landing_root: Path) -> pl.Data
     """Bronze rows for landed webhook envelopes: one row per envelope, bad ones with ``parse_error``."""
     if not files:
         return empty_bronze(CHANNEL)
-    batches = [files[i : i + READ_BATCH] for i in range(0, len(files), READ_BATCH)]
+    prefixes: dict[Path, str] = {}
+    locations = [_source_location(path, landing_root, prefixes) for path in files]
+    # A segment is read as far as the index has recorded it: lines appended after that are not
+    # acknowledged yet (and would be cut if their sync failed). Segments it does not know are read
+    # whole (complete lines only).
+    indexed = indexed_lengths(landing_root) if any(p.suffix == SEGMENT_SUFFIX for p in files) else {}
+    reads = [(path, indexed.get(location)) for path, location in zip(files, locations)]
+    batches = [reads[i : i + READ_BATCH] for i in range(0, len(reads), READ_BATCH)]
     with ThreadPoolExecutor(READ_THREADS) as readers:
         contents = [content for batch in readers.map(_read, batches) for content in batch]
-    prefixes: dict[Path, str] = {}
     return to_bronze(
         CHANNEL,
         [
             _with_receipt_time(row, path)
-            for path, content in zip(files, contents)
-            for row in _parse_file(path, content, _source_location(path, landing_root, prefixes))
+            for path, content, location in zip(files, contents, locations)
+            for row in _parse_file(path, content, location)
         ],
     )

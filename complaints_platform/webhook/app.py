@@ -7,23 +7,27 @@ JSON object (400).
 Group commit: verified events queue for one writer thread, which stores whatever queued while the
 previous batch was being made durable as one batch, so under load many events share one append and
 one commit, and a lone event waits for nobody. Events are appended, one envelope per line, to the
-receiver's segment of their receipt window, ``landing/social_media/date=YYYY-MM-DD/HHMM/<segment>.jsonl``
-(the folder is the 15-minute UTC window of receipt: the event's partition), so a window is a few
-files however many events it holds.
+writer's segment of their receipt window, ``landing/social_media/date=YYYY-MM-DD/HHMM/<segment>.jsonl``
+(the folder is the 15-minute UTC window of receipt: the event's partition), so a window holds a few
+files however many events it receives.
 
 Exactly once on disk, under any crash: a batch's lines are appended and fdatasync'd first, its ids
-recorded in the index (``landing/social_media/_ids.sqlite``, naming each id's segment) in one durable
-commit second, and only then does any of its deliveries get its 202. Before a restarted receiver
-answers anything, ``recover`` cuts off a torn last line (never acknowledged) and indexes whole
-lines the index missed (durable, but the process died before indexing them). A delivery whose id is
-indexed and whose file exists is a replay: 200, nothing written.
+recorded in the index (``landing/social_media/_ids.sqlite``: each id's segment, each segment's
+indexed length) in one durable commit second, and only then does any of its deliveries get its 202.
+Readers stop at a segment's indexed length. When the writer starts, and after any batch that
+failed, ``recover`` indexes the whole lines past a segment's indexed length (durable, but not
+indexed) and cuts a torn last line (never acknowledged), in every segment the index knows, before
+the next batch is stored. A delivery whose id is indexed and whose file exists is a replay: 200,
+nothing written. One receiver at a time: the writer holds a lock on the landing folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import json
+import logging
 import os
 import queue
 import re
@@ -46,7 +50,6 @@ from starlette.routing import Route
 
 from complaints_platform.lib.lake import fsync_path, make_private_dir
 from complaints_platform.lib.social_media import (
-    SEGMENT_SUFFIX,
     LandedIds,
     channel_dir,
     complete_lines,
@@ -57,12 +60,14 @@ from complaints_platform.lib.social_media import (
 )
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-MAX_BATCH = 1024  # events per commit at most: bounds a segment (and its wait) under a flood
+MAX_BATCH = 1024  # events per commit at most: bounds a batch's wait under a flood
+MAX_BATCH_BYTES = 16 * 1_048_576  # and its bodies' size (a body can be up to 1 MiB)
 WEBHOOK_PATH = "/webhooks/social"
 # A leading '.' is refused too: in the one-file-per-id index of earlier receivers (still read), it
 # would name a hidden file, and '.' or '..' a folder, under _ids/.
 WEBHOOK_ID_PATTERN = re.compile(r"^(?!\.)[A-Za-z0-9_.:-]{1,128}$")
 TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,12}$")
+logger = logging.getLogger(__name__)
 
 
 class _RawBodyWebhook(Webhook):
@@ -131,20 +136,22 @@ class Delivery:
 
 class SegmentWriter:
     """This receiver's open segments, one per receipt window, appended to and never rewritten.
-    Each receiver run writes its own segments (``<opened HHMMSSffffff>-<run id>.jsonl``), so no
-    file is ever appended to by two processes, nor after a crash tore its end."""
+    Each receiver run (and each reopening after a failed batch) writes its own segments
+    (``<opened HHMMSSffffff>-<writer id>.jsonl``), so no file is ever appended to by two writers,
+    nor after a crash tore its end. A segment is noted in the index before its file is made."""
 
     KEEP_OPEN = 2  # the current window and the one before (a batch can straddle the boundary)
 
-    def __init__(self, landing_root: Path) -> None:
+    def __init__(self, landing_root: Path, ids: LandedIds) -> None:
         self.landing_root = landing_root
-        self.run_id = uuid.uuid4().hex[:12]
-        self._open: dict[datetime, tuple[int, Path, int]] = {}  # window -> (fd, path, size)
+        self.ids = ids
+        self.writer_id = uuid.uuid4().hex[:12]
+        self._open: dict[datetime, tuple[int, str, int]] = {}  # window -> (fd, location, size)
 
     def append(self, window: datetime, data: bytes) -> tuple[str, int]:
         """Append whole lines and make them durable; (segment, relative to the landing root; its
         length after them). On failure the segment is cut back to what it held before."""
-        fd, path, size = self._open.get(window) or self._create(window)
+        fd, location, size = self._open.get(window) or self._create(window)
         try:
             view = memoryview(data)
             while view:
@@ -154,40 +161,59 @@ class SegmentWriter:
             try:
                 os.ftruncate(fd, size)
                 os.fdatasync(fd)
-            except OSError:  # cannot restore it: never append to it again
-                os.close(fd)
+            except OSError:  # cannot restore it: never append to it again (recovery cuts it)
                 del self._open[window]
+                _close_quietly(fd)
             raise
-        self._open[window] = (fd, path, size + len(data))
+        self._open[window] = (fd, location, size + len(data))
         for stale in sorted(self._open)[: -self.KEEP_OPEN]:
-            os.close(self._open.pop(stale)[0])
-        return path.relative_to(self.landing_root).as_posix(), size + len(data)
+            _close_quietly(self._open.pop(stale)[0])
+        return location, size + len(data)
 
-    def _create(self, window: datetime) -> tuple[int, Path, int]:
+    def stamp(self, window: datetime) -> None:
+        """Set the segment's mtime to now, after its lines are indexed: a sensor that sees the
+        change starts a run that reads them (readers stop at the indexed length)."""
+        if window in self._open:
+            os.utime(self._open[window][0])
+
+    def _create(self, window: datetime) -> tuple[int, str, int]:
         folder = window_dir(self.landing_root, window)
         # make_private_dir restricts only the folder it is given (mkdir -p leaves parents at the
         # umask), so every level holding raw posts is made owner-only explicitly.
         for level in (self.landing_root, channel_dir(self.landing_root), folder.parent, folder):
             make_private_dir(level)
-        path = folder / segment_name(datetime.now(UTC), self.run_id)
+        path = folder / segment_name(datetime.now(UTC), self.writer_id)
+        location = path.relative_to(self.landing_root).as_posix()
+        self.ids.register_segment(location)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        fsync_path(folder)  # the new name survives a power loss
-        self._open[window] = (fd, path, 0)
+        try:
+            fsync_path(folder)  # the new name survives a power loss
+        except OSError:
+            _close_quietly(fd)
+            raise
+        self._open[window] = (fd, location, 0)
         return self._open[window]
 
     def close(self) -> None:
         for fd, _, _ in self._open.values():
-            os.close(fd)
+            _close_quietly(fd)
         self._open.clear()
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def store_batch(ids: LandedIds, writer: SegmentWriter, batch: list[Delivery]) -> list[bool]:
     """Land a batch exactly once: for each delivery, whether it was stored (False: already landed,
     or an earlier delivery of the same id in this batch). Blocking IO.
 
-    Appended first (durably), indexed second, in one commit: a crash between the two leaves
-    durable lines the index does not know yet, which ``recover`` indexes before the next receiver
-    answers anything, so a retry of one of them is a replay.
+    Appended first (durably), indexed second, in one commit: a failure or crash between the two
+    leaves durable lines the index does not know yet, which ``recover`` indexes before the next
+    batch is stored, so a retry of one of them is a replay.
     """
     stored, seen = [], set()
     by_window: dict[datetime, list[Delivery]] = {}
@@ -205,122 +231,187 @@ def store_batch(ids: LandedIds, writer: SegmentWriter, batch: list[Delivery]) ->
         sizes[segment] = size
     if locations:
         ids.record(locations, sizes)
+        for window in by_window:
+            writer.stamp(window)
     return stored
 
 
-def recover(landing_root: Path, ids: LandedIds, now: datetime | None = None) -> int:
-    """Make the index whole again after a crash; how many ids it had missed. In the segments of the
-    last two days, a torn last line (never acknowledged) is cut off, and the whole lines past what
-    the index knows of each segment (appended durably, the process died before indexing them) are
-    indexed."""
-    now = now or datetime.now(UTC)
-    days = {window_dir(landing_root, now - timedelta(days=back)).parent for back in (0, 1)}
+def recover(landing_root: Path, ids: LandedIds) -> int:
+    """Make the index whole again after a crash or a failed batch; how many ids it had missed.
+    In every segment the index knows whose file is longer than its indexed length, the whole lines
+    past that length (appended durably; the writer died or failed before indexing them) are
+    indexed, a torn last line (never acknowledged) is cut off, and the file is stamped so the
+    sensor reads it again."""
     missed: dict[str, str] = {}
     sizes: dict[str, int] = {}
-    for day in sorted(d for d in days if d.is_dir()):
-        for segment in sorted(day.glob(f"*/*{SEGMENT_SUFFIX}")):
-            if segment.name.startswith("."):
+    for location, known in ids.segments():
+        segment = landing_root / location
+        try:
+            if segment.stat().st_size <= known:
                 continue
-            location = segment.relative_to(landing_root).as_posix()
-            known = ids.indexed_bytes(location)
-            with open(segment, "r+b") as handle:
-                handle.seek(known)
-                tail = handle.read()
-                whole = tail.rfind(b"\n") + 1
-                if whole < len(tail):
-                    handle.truncate(known + whole)
-                    os.fsync(handle.fileno())
-            for line in complete_lines(tail[:whole]):
-                try:
-                    missed[json.loads(line)["webhook_id"]] = location
-                except (ValueError, KeyError, TypeError):
-                    continue  # not an envelope this receiver wrote: bronze quarantines it
-            if whole:
-                sizes[location] = known + whole
-    if missed or sizes:
+        except FileNotFoundError:  # noted, but the writer died before making it
+            continue
+        with open(segment, "r+b") as handle:
+            handle.seek(known)
+            tail = handle.read()
+            whole = tail.rfind(b"\n") + 1
+            if whole < len(tail):
+                handle.truncate(known + whole)
+                os.fsync(handle.fileno())
+        for line in complete_lines(tail[:whole]):
+            try:
+                missed[json.loads(line)["webhook_id"]] = location
+            except (ValueError, KeyError, TypeError, RecursionError):
+                continue  # not an envelope: bronze quarantines the line
+        sizes[location] = known + whole
+    if sizes:
         ids.record(missed, sizes)
+        for location in sizes:
+            os.utime(landing_root / location)
+        logger.warning("recovered %d unindexed events in %d segments", len(missed), len(sizes))
     return len(missed)
+
+
+class _Store:
+    """What the writer thread holds while storing: the landing folder's lock (one receiver at a
+    time), the index and the open segments."""
+
+    LOCK_NAME = "_receiver.lock"
+
+    def __init__(self, landing_root: Path) -> None:
+        make_private_dir(landing_root)
+        make_private_dir(channel_dir(landing_root))
+        self._lock = os.open(channel_dir(landing_root) / self.LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _close_quietly(self._lock)
+            raise OSError(f"another receiver is storing into {landing_root}") from None
+        self.ids: LandedIds | None = None
+        self.writer: SegmentWriter | None = None
+        try:
+            self.ids = LandedIds(landing_root)
+            recover(landing_root, self.ids)
+            self.writer = SegmentWriter(landing_root, self.ids)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.ids is not None:
+            try:
+                self.ids.close()
+            except sqlite3.Error:
+                pass
+        _close_quietly(self._lock)  # closing the descriptor releases the lock
 
 
 class GroupCommitter:
     """One writer thread storing queued deliveries a batch at a time (see the module docstring)."""
 
-    def __init__(self, landing_root: Path, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, landing_root: Path, max_batch: int = MAX_BATCH, max_batch_bytes: int = MAX_BATCH_BYTES
+    ) -> None:
         self.landing_root = landing_root
         self.max_batch = max_batch
+        self.max_batch_bytes = max_batch_bytes
         self._queue: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start the writer (it recovers the index at once); idempotent. ``submit`` also starts it."""
+        with self._lock:
+            self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="webhook-commit", daemon=True)
+            self._thread.start()
 
     def submit(self, delivery: Delivery) -> Future:
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="webhook-commit", daemon=True)
-                self._thread.start()
-        self._queue.put(delivery)
+        with self._lock:
+            if self._stopping:
+                delivery.done.set_exception(OSError("the receiver is shutting down"))
+                return delivery.done
+            self._ensure_running()
+            self._queue.put(delivery)
         return delivery.done
 
     def stop(self) -> None:
         """Store what is queued, then stop the writer."""
-        with self._start_lock:
-            if self._thread is not None:
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+            if thread is not None:
                 self._queue.put(None)
-                self._thread.join()
-                self._thread = None
+        if thread is not None:
+            thread.join()
 
     def _next_batch(self) -> tuple[list[Delivery], bool]:
-        first = self._queue.get()
-        batch = [] if first is None else [first]
-        stopping = first is None
-        while not stopping and len(batch) < self.max_batch:
+        """The deliveries queued now (at least one, waiting for it), up to the batch limits;
+        whether the stop sentinel came. Deliveries whose request was cancelled are dropped."""
+        batch: list[Delivery] = []
+        size, stopping, item = 0, False, self._queue.get()
+        while True:
+            if item is None:
+                stopping = True
+                break
+            if item.done.set_running_or_notify_cancel():
+                batch.append(item)
+                size += len(item.body_text)
+            if len(batch) >= self.max_batch or size >= self.max_batch_bytes:
+                break
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            stopping = item is None
-            if item is not None:
-                batch.append(item)
         return batch, stopping
 
-    def _open(self) -> tuple[LandedIds, SegmentWriter]:
-        make_private_dir(self.landing_root)
-        make_private_dir(channel_dir(self.landing_root))
-        ids = LandedIds(self.landing_root)
-        try:
-            recover(self.landing_root, ids)
-        except BaseException:
-            ids.close()
-            raise
-        return ids, SegmentWriter(self.landing_root)
-
     def _run(self) -> None:
-        """Store batch after batch. The index and the segments are opened, and ``recover`` run,
-        before the first batch and again after any batch that failed: whatever that batch left
-        half done (lines appended but not indexed) is made whole before the next is stored."""
-        opened: tuple[LandedIds, SegmentWriter] | None = None
-        stopping = False
-        while not stopping:
-            batch, stopping = self._next_batch()
-            if not batch:
-                continue
+        """Store batch after batch. The store is opened, and ``recover`` run, when the thread
+        starts and again after any batch that failed: whatever that batch left half done (lines
+        appended but not indexed) is made whole before the next is stored."""
+        store: _Store | None = None
+        try:
             try:
-                opened = opened or self._open()
-                results = store_batch(*opened, batch)
-            except Exception as exc:  # nothing of this batch is acknowledged; senders retry
-                opened = self._close(opened)
-                for delivery in batch:
-                    delivery.done.set_exception(exc)
-            else:
-                for delivery, stored in zip(batch, results):
-                    delivery.done.set_result(stored)
-        self._close(opened)
+                store = _Store(self.landing_root)
+            except Exception as exc:  # tried again with the first batch, which gets the error
+                logger.warning("webhook store not opened yet: %s", exc)
+            stopping = False
+            while not stopping:
+                batch, stopping = self._next_batch()
+                if not batch:
+                    continue
+                try:
+                    store = store or _Store(self.landing_root)
+                    results = store_batch(store.ids, store.writer, batch)
+                except Exception as exc:  # nothing of this batch is acknowledged; senders retry
+                    for delivery in batch:
+                        delivery.done.set_exception(exc)
+                    if store is not None:
+                        store.close()
+                        store = None
+                else:
+                    for delivery, stored in zip(batch, results):
+                        delivery.done.set_result(stored)
+        finally:
+            if store is not None:
+                store.close()
+            self._fail_queued()
 
-    @staticmethod
-    def _close(opened: tuple[LandedIds, SegmentWriter] | None) -> None:
-        if opened is not None:
-            ids, writer = opened
-            writer.close()
-            ids.close()
+    def _fail_queued(self) -> None:
+        """Answer whatever is still queued when the writer ends (it is not stored)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and item.done.set_running_or_notify_cancel():
+                item.done.set_exception(OSError("the receiver stopped before storing this event"))
 
 
 def remove_interrupted_writes(landing_root: Path, now: datetime | None = None) -> int:
@@ -343,8 +434,8 @@ def create_app(
 
     It is the only writer of its landing folder (one worker process), so temporary files found
     there when it starts are what an earlier, killed receiver left: they are removed first. Its
-    writer thread starts with the first event and, where the server runs the app's lifespan, stores
-    what is queued and stops at shutdown.
+    writer thread starts (and recovers the index) with the app's lifespan, or else with the first
+    event, and stores what is queued and stops when the lifespan ends.
     """
     landing_root = Path(landing_root)
     remove_interrupted_writes(landing_root)
@@ -353,6 +444,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        committer.start()  # recovers the index before the first delivery
         try:
             yield
         finally:
