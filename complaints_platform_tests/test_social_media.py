@@ -203,9 +203,9 @@ def test_a_segment_is_one_row_per_whole_line_and_an_append_in_flight_is_not_read
 
     location = "social_media/date=2026-11-21/1400/140005000123-0123456789ab.jsonl"
     assert frame.select("record_id", "source_location", "text").rows() == [
-        ("msg_a", f"{location}#1", "no signal \u2028 at all"),
-        ("140005000123-0123456789ab#2", f"{location}#2", None),
-        ("msg_b", f"{location}#4", "bill"),
+        ("msg_a", f"{location}:1", "no signal \u2028 at all"),
+        ("140005000123-0123456789ab:2", f"{location}:2", None),
+        ("msg_b", f"{location}:4", "bill"),
     ]
     assert frame["parse_error"][1].startswith("envelope is not valid JSON")
     assert frame["parse_error"].null_count() == 2

@@ -169,7 +169,7 @@ def test_valid_event_is_landed_whole_and_private(receiver: Receiver) -> None:
     frame = parse_social_media_landing([event_file], receiver.landing_root)
     row = frame.row(0, named=True)
     assert row["record_id"] == "msg_2Qx:abc.1-z"
-    assert row["source_location"] == relative + "#1"
+    assert row["source_location"] == relative + ":1"
     assert row["raw"] == body
     assert row["text"] == POST["data"]["text"]
     assert row["received_at"] == received_at
@@ -378,7 +378,7 @@ def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: P
     assert [p.parent.name for p in segments] == ["1400", "1415"]
     frame = parse_social_media_landing(segments, landing)
     assert frame["record_id"].to_list() == ["msg_0", "msg_1", "msg_2", "msg_3"]
-    assert frame["source_location"].str.extract(r"#(\d+)$").to_list() == ["1", "2", "1", "2"]
+    assert frame["source_location"].str.extract(r":(\d+)$").to_list() == ["1", "2", "1", "2"]
     by_id = dict(zip(frame["record_id"], frame["received_at"]))
     assert by_id["msg_1"] == before and by_id["msg_3"] == after
     assert ids.location("msg_2") == ids.location("msg_3") == segments[1].relative_to(landing).as_posix()

@@ -362,11 +362,11 @@ def _parse_envelope(content: bytes | OSError, record_id: str, source_location: s
 
 def _parse_file(path: Path, content: bytes | OSError, source_location: str) -> list[dict]:
     """The rows of one landed file: a segment has one envelope per whole line
-    (``<location>#<line>``, blank lines skipped), any other file is one envelope."""
+    (``<location>:<line>``, blank lines skipped), any other file is one envelope."""
     if path.suffix != SEGMENT_SUFFIX or isinstance(content, OSError):
         return [_parse_envelope(content, path.stem, source_location)]
     return [
-        _parse_envelope(line, f"{path.stem}#{number}", f"{source_location}#{number}")
+        _parse_envelope(line, f"{path.stem}:{number}", f"{source_location}:{number}")
         for number, line in enumerate(complete_lines(content), start=1)
         if line.strip()
     ]
