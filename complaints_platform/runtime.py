@@ -20,7 +20,9 @@ RANGE_END = "dagster/asset_partition_range_end"
 DAGSTER_YAML = """\
 # Written by the complaints CLI. SQLite storage under this folder (one machine; use PostgreSQL
 # storage beyond that). Every asset that writes warehouse.duckdb is in the pool duckdb_warehouse;
-# pools default to one op at a time, which is DuckDB's one-writer rule.
+# pools default to one op at a time, which is DuckDB's one-writer rule. Queued runs of one
+# partition go one at a time, oldest first: a sensor's second run of a window (more events landed)
+# starts after the first has written its file, so the newer file is the one that stays.
 telemetry:
   enabled: false
 concurrency:
@@ -28,6 +30,11 @@ concurrency:
     default_limit: 1
   runs:
     max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: "dagster/partition"
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 

@@ -109,3 +109,21 @@ def test_schedules_run_the_window_that_just_closed():
         assert sms_and_web_forms_schedule(ctx).partition_key == "2026-11-21-13:45"
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 21, 12, 10, tzinfo=UTC))
         assert call_center_schedule(ctx).partition_key == "2026-11-21-00:00"
+
+
+def test_queued_runs_of_one_partition_launch_one_at_a_time(data_dir):
+    """A segment grows while its window's first run is still going: the sensor's second run of
+    that window waits in the queue (the instance's limit, applied as the daemon applies it), so it
+    writes after the first and its fuller file stays; other windows are not held up."""
+    from dagster._utils.tags import TagConcurrencyLimitsCounter
+
+    limits = dg.DagsterInstance.get().get_concurrency_config().run_queue_config.tag_concurrency_limits
+
+    def run(partition: str) -> dg.DagsterRun:
+        return dg.DagsterRun(job_name="social_media_ingest", tags={"dagster/partition": partition})
+
+    in_progress = run("2026-11-21-14:00")
+    counter = TagConcurrencyLimitsCounter(limits, [in_progress])
+    assert counter.is_blocked(run("2026-11-21-14:00"))
+    assert not counter.is_blocked(run("2026-11-21-14:15"))
+    assert not TagConcurrencyLimitsCounter(limits, []).is_blocked(run("2026-11-21-14:00"))
