@@ -923,7 +923,7 @@ def _webhook_format_check(inputs: Path) -> dict:
         return {"ok": None, "reason": "no social-media segments"}
     try:
         from complaints_platform.lib.social_media import LandedIds
-        from complaints_platform.webhook import app
+        from complaints_platform.webhook import store
 
         with open(sample, "rb") as handle:
             line = handle.readline()
@@ -932,8 +932,8 @@ def _webhook_format_check(inputs: Path) -> dict:
             landing = Path(tmp)
             (landing / "social_media").mkdir()
             ids = LandedIds(landing)
-            writer = app.SegmentWriter(landing, ids)
-            app.store_batch(ids, writer, [app.Delivery(ours["webhook_id"], ours["webhook_timestamp"], ours["body"])])
+            writer = store.SegmentWriter(landing, ids)
+            store.store_batch(ids, writer, [store.Delivery(ours["webhook_id"], ours["webhook_timestamp"], ours["body"])])
             writer.close()
             ids.close()
             [theirs_path] = landing.glob("social_media/date=*/*/*.jsonl")

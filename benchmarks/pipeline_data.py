@@ -5,7 +5,7 @@ split over the four channels (social media 31.25 %, SMS 31.25 %, call centre 18.
 18.75 %, the demo's proportions), in the shapes the platform's real edges deliver:
 
 - social media: landed by the webhook receiver's own group commit (``store_batch`` in
-  ``complaints_platform/webhook/app.py``), in receipt order: one segment per 15-minute window
+  ``complaints_platform/webhook/store.py``), in receipt order: one segment per 15-minute window
   (``landing/social_media/date=D/HHMM/<segment>.jsonl``, one envelope ``{"webhook_id",
   "webhook_timestamp", "received_at", "body"}`` per line, ``body`` the exact request body) and the
   id index ``landing/social_media/_ids.sqlite``. Only what the receiver accepts is landed: malformed
@@ -58,7 +58,7 @@ from complaints_platform.lib.cleaning import complaint_id
 from complaints_platform.lib.social_media import LandedIds
 from complaints_platform.lib.web_forms import EXTRACT_SCHEMA, create_schema
 from complaints_platform.simulate import generator as demo
-from complaints_platform.webhook.app import Delivery, SegmentWriter, store_batch
+from complaints_platform.webhook.store import Delivery, SegmentWriter, store_batch
 
 SHARES = {"social_media": 0.3125, "sms": 0.3125, "call_center": 0.1875, "web_forms": 0.1875}
 CATEGORY_NAMES = ["poor_network", "incorrect_billing", "bad_customer_service", "device_equipment", "other"]

@@ -27,8 +27,9 @@ from complaints_platform.lib.social_media import (
     receipt_window,
     window_dir,
 )
-from complaints_platform.webhook import app as app_module
-from complaints_platform.webhook.app import Delivery, create_app, store_batch
+from complaints_platform.webhook import store as store_module
+from complaints_platform.webhook.app import create_app
+from complaints_platform.webhook.store import Delivery, store_batch
 from complaints_platform.simulate.servers import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -279,8 +280,8 @@ def test_a_batch_is_appended_durably_before_it_is_indexed(receiver: Receiver, mo
     """Order of the writes: the index never names an id whose line is not durably on disk, and the
     segment is stamped after the commit (a sensor run started by the change reads the lines)."""
     written: list[str] = []
-    real_record, real_write, real_sync = LandedIds.record, app_module.os.write, app_module.os.fdatasync
-    real_utime = app_module.os.utime
+    real_record, real_write, real_sync = LandedIds.record, store_module.os.write, store_module.os.fdatasync
+    real_utime = store_module.os.utime
 
     def recording_utime(target, *args, **kwargs) -> None:
         written.append("stamp")
@@ -299,9 +300,9 @@ def test_a_batch_is_appended_durably_before_it_is_indexed(receiver: Receiver, mo
         real_sync(fd)
 
     monkeypatch.setattr(LandedIds, "record", recording_record)
-    monkeypatch.setattr(app_module.os, "write", recording_write)
-    monkeypatch.setattr(app_module.os, "fdatasync", recording_sync)
-    monkeypatch.setattr(app_module.os, "utime", recording_utime)
+    monkeypatch.setattr(store_module.os, "write", recording_write)
+    monkeypatch.setattr(store_module.os, "fdatasync", recording_sync)
+    monkeypatch.setattr(store_module.os, "utime", recording_utime)
     assert receiver.post(json.dumps(POST), "msg_order").status_code == 202
     monkeypatch.undo()
     assert written == ["append", "sync", "index", "stamp"]
@@ -314,7 +315,7 @@ def test_a_failed_append_is_not_acknowledged_is_cut_back_and_its_retry_lands_onc
     assert receiver.post(body, "msg_before").status_code == 202
     [segment] = receiver.event_files()
     before = segment.read_bytes()
-    real_sync = app_module.os.fdatasync
+    real_sync = store_module.os.fdatasync
     failures = [OSError(28, "No space left on device")]
 
     def failing_sync(fd: int) -> None:
@@ -322,7 +323,7 @@ def test_a_failed_append_is_not_acknowledged_is_cut_back_and_its_retry_lands_onc
             raise failures.pop()
         real_sync(fd)
 
-    monkeypatch.setattr(app_module.os, "fdatasync", failing_sync)
+    monkeypatch.setattr(store_module.os, "fdatasync", failing_sync)
     first = receiver.post(body, "msg_full")
     assert first.status_code == 503 and "No space left" in first.json()["error"]
     assert segment.read_bytes() == before
@@ -359,7 +360,7 @@ def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: P
     landing = tmp_path / "landing"
     (landing / "social_media").mkdir(parents=True)
     ids = LandedIds(landing)
-    writer = app_module.SegmentWriter(landing, ids)
+    writer = store_module.SegmentWriter(landing, ids)
     before = datetime(2026, 11, 21, 14, 14, 59, 900000, tzinfo=UTC)
     after = datetime(2026, 11, 21, 14, 15, 0, 100000, tzinfo=UTC)
     assert store_batch(ids, writer, [Delivery("msg_0", 1, json.dumps(POST), before)]) == [True]
@@ -386,10 +387,10 @@ def test_a_batch_is_appended_once_per_window_and_each_id_stored_once(tmp_path: P
     ids.close()
 
 
-def _writer(landing: Path) -> tuple[LandedIds, "app_module.SegmentWriter"]:
+def _writer(landing: Path) -> tuple[LandedIds, "store_module.SegmentWriter"]:
     (landing / "social_media").mkdir(parents=True, exist_ok=True)
     ids = LandedIds(landing)
-    return ids, app_module.SegmentWriter(landing, ids)
+    return ids, store_module.SegmentWriter(landing, ids)
 
 
 def test_a_batch_failing_in_its_second_window_leaves_nothing_to_land_twice(tmp_path: Path, monkeypatch) -> None:
@@ -400,7 +401,7 @@ def test_a_batch_failing_in_its_second_window_leaves_nothing_to_land_twice(tmp_p
     before = datetime(2026, 11, 21, 14, 14, 59, tzinfo=UTC)
     after = datetime(2026, 11, 21, 14, 15, 1, tzinfo=UTC)
     batch = [Delivery("msg_a", 1, json.dumps(POST), before), Delivery("msg_b", 1, json.dumps(POST), after)]
-    real_write, calls = app_module.os.write, []
+    real_write, calls = store_module.os.write, []
 
     def second_write_fails(fd: int, data) -> int:
         calls.append(fd)
@@ -408,14 +409,14 @@ def test_a_batch_failing_in_its_second_window_leaves_nothing_to_land_twice(tmp_p
             raise OSError(28, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(app_module.os, "write", second_write_fails)
+    monkeypatch.setattr(store_module.os, "write", second_write_fails)
     with pytest.raises(OSError):
         store_batch(ids, writer, batch)
     monkeypatch.undo()
     writer.close()
-    assert app_module.recover(landing, ids) == 1
+    assert store_module.recover(landing, ids) == 1
 
-    writer = app_module.SegmentWriter(landing, ids)
+    writer = store_module.SegmentWriter(landing, ids)
     assert store_batch(ids, writer, [Delivery("msg_a", 1, "{}", after), Delivery("msg_b", 1, "{}", after)]) == [False, True]
     writer.close()
     ids.close()
@@ -431,8 +432,8 @@ def test_a_segment_that_cannot_be_cut_back_is_abandoned_and_recovered(tmp_path: 
     when = datetime(2026, 11, 21, 14, 3, tzinfo=UTC)
     assert store_batch(ids, writer, [Delivery("msg_ok", 1, json.dumps(POST), when)]) == [True]
     [first] = landing.glob("social_media/date=*/*/*.jsonl")
-    monkeypatch.setattr(app_module.os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error")))
-    monkeypatch.setattr(app_module.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    monkeypatch.setattr(store_module.os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    monkeypatch.setattr(store_module.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(5, "I/O error")))
     with pytest.raises(OSError):
         store_batch(ids, writer, [Delivery("msg_lost_sync", 1, json.dumps(POST), when)])
     monkeypatch.undo()
@@ -442,7 +443,7 @@ def test_a_segment_that_cannot_be_cut_back_is_abandoned_and_recovered(tmp_path: 
     writer.close()
     segments = sorted(landing.glob("social_media/date=*/*/*.jsonl"))
     assert len(segments) == 2  # msg_next went to a new segment
-    app_module.recover(landing, ids)
+    store_module.recover(landing, ids)
     ids.close()
     assert not first.read_bytes().endswith(b"msg_half")
     frame = parse_social_media_landing(segments, landing)
@@ -454,7 +455,7 @@ def test_the_committer_drops_cancelled_deliveries_stores_what_is_queued_at_stop_
     tmp_path: Path,
 ) -> None:
     landing = tmp_path / "landing"
-    committer = app_module.GroupCommitter(landing)
+    committer = store_module.GroupCommitter(landing)
     cancelled = Delivery("msg_cancelled", 1, "{}")
     assert cancelled.done.cancel()  # the request went away before its batch was taken
     committer.submit(cancelled)
@@ -470,7 +471,7 @@ def test_the_committer_drops_cancelled_deliveries_stores_what_is_queued_at_stop_
 
 def test_a_second_receiver_on_the_same_landing_folder_stores_nothing(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    first, second = app_module.GroupCommitter(landing), app_module.GroupCommitter(landing)
+    first, second = store_module.GroupCommitter(landing), store_module.GroupCommitter(landing)
     assert first.submit(Delivery("msg_first", 1, "{}")).result(timeout=5) is True
     with pytest.raises(OSError, match="another receiver"):
         second.submit(Delivery("msg_second", 1, "{}")).result(timeout=5)

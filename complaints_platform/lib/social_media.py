@@ -1,7 +1,7 @@
 """Social-media posts: where the webhook receiver lands them, and how they become bronze rows.
 
-The receiver (``complaints_platform.webhook.app``) appends each batch of envelopes it acknowledges
-together to its own segment of the receipt window, one envelope per line:
+The receiver (``complaints_platform.webhook``; ``webhook.store`` writes) appends each batch of
+envelopes it acknowledges together to its own segment of the receipt window, one envelope per line:
 ``landing/social_media/date=YYYY-MM-DD/HHMM/<segment>.jsonl``; the ``HHMM`` folder is the 15-minute
 UTC window of receipt, which is the event's partition. The SQLite index
 ``landing/social_media/_ids.sqlite`` says which ids are landed, in which segment, and how many bytes
@@ -225,11 +225,10 @@ def new_landing_files(
 ) -> list[tuple[Path, int, datetime]]:
     """(path, mtime_ns, window_start) of event files whose mtime_ns > after_mtime_ns - lookback_ns.
 
-    For a sensor whose cursor is the largest mtime it has seen: a file can become visible with an
-    mtime older than the cursor (a one-event file written under a temporary name and renamed into
-    place; a segment stamped by the receiver after the index commit that a reader waits for, while
-    another segment changed); the lookback finds it again (the sensor's run keys make the repeats
-    harmless). Sorted by mtime.
+    For a sensor whose cursor is the largest mtime it has seen: a file can show up with an mtime
+    older than the cursor (a one-event file keeps the mtime it was written with when it is renamed
+    into place; a file's listing and another file's change can interleave), and the lookback finds
+    it again; the sensor's run keys make the repeats harmless. Sorted by mtime.
     """
     threshold = after_mtime_ns - lookback_ns
     first_day = None
