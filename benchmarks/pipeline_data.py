@@ -503,7 +503,6 @@ def _iso_offsets(ts: pl.Expr, choice: pl.Expr, z: pl.Expr) -> pl.Expr:
 
 
 def _social(frame: pl.DataFrame, inputs: Path, day: date, rng, brand_n: int, _sms_file) -> pl.DataFrame:
-    n = frame.height
     # Brand replies during office hours (8-22 h), or within the window when only one is generated.
     lo, hi = int(frame.get_column("seconds").min()), int(frame.get_column("seconds").max()) + 1
     lo, hi = (lo, hi) if hi - lo < 3 * 3600 else (8 * 3600, 22 * 3600)
