@@ -58,7 +58,7 @@ from complaints_platform.lib.cleaning import complaint_id
 from complaints_platform.lib.social_media import LandedIds
 from complaints_platform.lib.web_forms import EXTRACT_SCHEMA, create_schema
 from complaints_platform.simulate import generator as demo
-from complaints_platform.webhook.store import Delivery, SegmentWriter, store_batch
+from complaints_platform.webhook.store import MAX_BATCH, Delivery, SegmentWriter, store_batch
 
 SHARES = {"social_media": 0.3125, "sms": 0.3125, "call_center": 0.1875, "web_forms": 0.1875}
 CATEGORY_NAMES = ["poor_network", "incorrect_billing", "bad_customer_service", "device_equipment", "other"]
@@ -67,7 +67,6 @@ GISTS_PER_CATEGORY = 4000
 PII_SHARE = 0.12
 KNOWN_SHARE = 0.90
 COPY_SHARE = 0.04
-SOCIAL_BATCH = 1024  # deliveries per group commit: the receiver's MAX_BATCH, as under a steady flood
 SOCIAL_NO_TEXT, SOCIAL_BAD_TIME, SOCIAL_LATE, SOCIAL_BRAND_EVERY = 0.012, 0.003, 0.03, 40
 SMS_SPAM, SMS_NO_BODY, SMS_TWICE = 0.06, 0.008, 0.016
 CALL_RAGGED, CALL_UNKNOWN_STATUS = 0.002, 0.003
@@ -574,7 +573,7 @@ def _social(frame: pl.DataFrame, inputs: Path, day: date, rng, brand_n: int, _sm
                 data["text"] = None
         body = json.dumps({"type": "social.post.created", "timestamp": stamp, "data": data})
         batch.append(Delivery(wid, int(wts), body, rec.replace(tzinfo=UTC)))
-        if len(batch) == SOCIAL_BATCH:
+        if len(batch) == MAX_BATCH:  # full batches, as the receiver commits under a steady flood
             store_batch(ids, writer, batch)
             batch = []
     if batch:
