@@ -13,6 +13,7 @@ from complaints_platform.lib.cleaning import (
     CleanedDay,
     clean_complaints,
     complaint_id,
+    complaint_ids,
     neutralise_formula,
     neutralise_formula_expr,
 )
@@ -468,6 +469,14 @@ def test_complaint_id_is_deterministic(masker):
     assert complaint_id("sms", "m1") != complaint_id("web_forms", "m1")
     assert re.fullmatch(r"[0-9a-f]{20}", complaint_id("sms", "m1"))
     assert complaint_id("sms", "m1") == complaint_id("sms", "m1")
+
+
+def test_complaint_ids_in_bulk_are_the_same_digests_as_one_at_a_time():
+    record_ids = [None, "", "m1", "a|b", "é€😀\u2028", "nul\x00inside", "x" * 300, "' or 1=1 --", "m1"]
+    channels = ["sms", "sms", "sms", "web_forms", "social_media", "call_center", "sms", "sms", "web_forms"]
+    got = complaint_ids(pl.Series(channels), pl.Series(record_ids, dtype=pl.String))
+    assert got.to_list() == [complaint_id(c, r or "") for c, r in zip(channels, record_ids)]
+    assert complaint_ids(pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.String)).to_list() == []
 
 
 def test_the_brands_own_replies_are_never_merged_but_a_customers_repost_is(masker):

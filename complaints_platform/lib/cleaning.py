@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
 import polars.selectors as cs
 
@@ -87,6 +88,15 @@ class CleanedDay:
 
 def complaint_id(channel: str, record_id: str) -> str:
     return hashlib.sha256(f"{channel}|{record_id}".encode()).hexdigest()[:20]
+
+
+def complaint_ids(channel: pl.Series, record_id: pl.Series) -> pl.Series:
+    """``complaint_id`` of each row (a null record id hashes as ""), in DuckDB: the same SHA-256
+    of the same UTF-8 text, without a Python call per row."""
+    rows = pl.DataFrame({"channel": channel, "record_id": record_id.fill_null("")})
+    with duckdb.connect() as con:
+        con.register("id_rows", rows)
+        return con.sql("select left(sha256(channel || '|' || record_id), 20) as complaint_id from id_rows").pl().to_series()
 
 
 def _canonical(channel: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -281,9 +291,7 @@ def _screen(
     records = to_utc(records, "resolved_at_text", "event_time_zone", "resolved_at")
     records = records.with_columns(
         pl.col("status").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s-]+", "_").alias("status_norm"),
-        pl.struct("channel", "record_id")
-        .map_elements(lambda r: complaint_id(r["channel"], r["record_id"] or ""), return_dtype=pl.String)
-        .alias("complaint_id"),
+        complaint_ids(records.get_column("channel"), records.get_column("record_id")),
     ).with_columns(_quarantine_rule(statuses).alias("__rule"))
 
     bad = records.filter(pl.col("__rule").is_not_null()).with_columns(
