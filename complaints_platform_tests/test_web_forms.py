@@ -17,8 +17,10 @@ import sqlalchemy as sa
 
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.call_center import decode_export
+from complaints_platform.lib import web_forms
 from complaints_platform.lib.web_forms import (
     EXTRACT_SCHEMA,
+    UNREADABLE,
     create_schema,
     engine_for,
     extract_forms,
@@ -317,3 +319,47 @@ def test_odd_values_another_writer_left_in_sqlite_are_named_not_fatal(tmp_path: 
     assert bronze["9"]["text"] == "no\ufffd!"
     assert json.loads(bronze["9"]["raw"])["unreadable_values"] == {"message": "not valid UTF-8"}
     assert "unreadable_values" not in json.loads(bronze["1"]["raw"])
+
+
+def test_ordinary_windows_are_read_by_column_and_give_what_row_by_row_reading_gives(tmp_path: Path, monkeypatch) -> None:
+    """A window whose values are all of their column's type is read and parsed column by column
+    (no Python call per row); a window with one odd value is read row by row. Its ordinary rows
+    come out the same either way, raw JSON included, byte for byte."""
+    url = f"sqlite:///{tmp_path / 'forms.sqlite'}"
+    create_schema(url)
+    awkward = "".join(map(chr, range(1, 32))) + '\x7f "quoted" back\\slash / \u2028\u2029 £ é 😀 e\u0301 <b>'
+    ordinary = [
+        form(1, T0 + timedelta(microseconds=1), message=awkward, phone="+44 7700 900123"),
+        form(2, T0 + timedelta(seconds=5, microseconds=123000), message="nul \x00 inside", account_number=None),
+        form(3, T0 + timedelta(minutes=1), full_name='Zoë "Z" O\'Neil', subject=""),
+        form(4, T0 + timedelta(minutes=2, microseconds=999999), message="x" * 5000, status="closed"),
+    ]
+    upsert_forms(url, ordinary)
+    real_read_row = web_forms._read_row
+
+    def no_row_reading(*args):
+        raise AssertionError("an ordinary window was read row by row")
+
+    monkeypatch.setattr(web_forms, "_read_row", no_row_reading)
+    by_column = extract_forms(url, *window(0))
+    assert by_column.height == 4 and by_column.schema == pl.Schema(EXTRACT_SCHEMA)
+    bronze_by_column = parse_web_forms(by_column, "x")
+    assert json.loads(bronze_by_column["raw"][0])["message"] == awkward
+
+    monkeypatch.setattr(web_forms, "_read_row", real_read_row)
+    engine = engine_for(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "insert into complaint_forms values (5, '2026-11-21 14:03:00.000000', '2026-11-21 14:03:00.000000',"
+                " 'x', 'y', null, null, 's', ?, 'new')",
+                (b"\xff not utf-8",),
+            )
+    finally:
+        engine.dispose()
+    by_row = extract_forms(url, *window(0))
+    assert by_row[UNREADABLE].to_list()[-1] == '{"message": "not valid UTF-8"}'
+    bronze_by_row = parse_web_forms(by_row, "x")
+    assert bronze_by_row["parse_error"].to_list()[-1] == "message is not valid UTF-8"
+    assert by_row.head(4).equals(by_column)
+    assert bronze_by_row.head(4).equals(bronze_by_column)

@@ -9,6 +9,10 @@ an offset) and timezone-aware on PostgreSQL, whose sessions are set to UTC so th
 SQLite's column types are advisory: another writer can leave text that is not UTF-8, bytes, or a
 timestamp in any shape in any column. The extract reads values as the driver returns them and
 checks them itself, so one odd row is quarantined with its reason instead of failing the window.
+
+Reading and parsing go column by column (polars) when every value is what its column says, which
+is the usual case; a window with any odd value is read row by row, with the same result for its
+ordinary rows.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from complaints_platform.lib.bronze import UTC_DATETIME, to_bronze
+from complaints_platform.lib.bronze import UTC_DATETIME, bronze_schema, to_bronze
 
 CHANNEL = "web_forms"
 TABLE_NAME = "complaint_forms"
@@ -133,11 +137,53 @@ def extract_forms(url: str, since: datetime, until: datetime) -> pl.DataFrame:
             .order_by(complaint_forms.c.updated_at, complaint_forms.c.id)
         )
         with engine.connect() as connection:
-            records = [dict(row) for row in connection.execute(statement).mappings()]
+            result = connection.execute(statement)
+            names = list(result.keys())
+            rows = result.fetchall()
     finally:
         engine.dispose()
-    rows = [_read_row(record, as_utc(since)) for record in records]
-    return pl.DataFrame(rows, schema=EXTRACT_SCHEMA, orient="row")
+    if not rows:
+        return pl.DataFrame(schema=EXTRACT_SCHEMA)
+    try:
+        return _read_columns(names, rows)
+    except (_Unusual, TypeError, ValueError, UnicodeError, pl.exceptions.PolarsError):
+        return pl.DataFrame(
+            [_read_row(dict(zip(names, row)), as_utc(since)) for row in rows], schema=EXTRACT_SCHEMA, orient="row"
+        )
+
+
+class _Unusual(Exception):
+    """A fetched column holds a value its type does not say: the window is read row by row."""
+
+
+# How SQLAlchemy writes a DateTime into SQLite (PostgreSQL's driver returns datetimes).
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.f"
+
+
+def _read_columns(names: list[str], rows: list) -> pl.DataFrame:
+    """The fetched rows as an extract, column by column, when every value is of its column's type
+    (integer ids, text that is UTF-8, timestamps as datetimes or as SQLAlchemy's SQLite text);
+    raises otherwise, for ``_read_row`` to name what it cannot read."""
+    columns = dict(zip(names, (list(values) for values in zip(*rows))))
+    frame = pl.DataFrame(
+        [pl.Series("id", columns["id"], dtype=pl.Int64, strict=True)]
+        + [_read_times(name, columns[name]) for name in TIMESTAMP_COLUMNS]
+        + [pl.Series(name, columns[name], dtype=pl.String, strict=True) for name in TEXT_COLUMNS]
+    )
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(UNREADABLE)).select(list(EXTRACT_SCHEMA))
+
+
+def _read_times(name: str, values: list) -> pl.Series:
+    series = pl.Series(name, values, strict=True)
+    if series.dtype == pl.String:
+        series = series.str.to_datetime(_SQLITE_DATETIME, time_unit="us", strict=True)
+    if not isinstance(series.dtype, pl.Datetime) or series.null_count():
+        raise _Unusual(name)
+    series = series.dt.cast_time_unit("us")
+    # Naive values are UTC already (as_utc), aware ones are converted.
+    if series.dtype.time_zone is None:
+        return series.dt.replace_time_zone("UTC")
+    return series.dt.convert_time_zone("UTC")
 
 
 def _read_row(record: dict, since: datetime) -> dict:
@@ -196,8 +242,11 @@ def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
     layer to quarantine as a time it cannot read; every other check (an empty message, an unknown
     status) is the cleaned layer's too.
     """
+    extract = _with_utc_timestamps(extract)
+    if _is_ordinary(extract):
+        return _parse_columns(extract, location)
     rows: list[dict] = []
-    for index, form in enumerate(_with_utc_timestamps(extract).iter_rows(named=True)):
+    for index, form in enumerate(extract.iter_rows(named=True)):
         form_id = form.get("id")
         submitted_at, updated_at = form.get("submitted_at"), form.get("updated_at")
         unreadable = json.loads(form.pop(UNREADABLE, None) or "{}")
@@ -216,7 +265,7 @@ def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
                     else f"{location} row index={index}"
                 ),
                 "received_at": updated_at,
-                "raw": json.dumps(form, default=_json_value, ensure_ascii=False),
+                "raw": json.dumps(form, default=_json_value, ensure_ascii=False, separators=(",", ":")),
                 "parse_error": "; ".join(errors) or None,
                 "event_time_text": _iso(submitted_at) if submitted_at is not None else unreadable.get("submitted_at"),
                 "event_time_zone": "UTC",
@@ -231,6 +280,53 @@ def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
             }
         )
     return to_bronze(CHANNEL, rows)
+
+
+def _is_ordinary(extract: pl.DataFrame) -> bool:
+    """Every row has an id and every value was readable, in an extract of today's columns."""
+    return (
+        extract.schema == pl.Schema(EXTRACT_SCHEMA)
+        and extract.get_column(UNREADABLE).null_count() == extract.height
+        and extract.get_column("id").null_count() == 0
+    )
+
+
+def _parse_columns(extract: pl.DataFrame, location: str) -> pl.DataFrame:
+    """``parse_web_forms`` of an ordinary extract (``_is_ordinary``) in polars: the same rows, raw
+    JSON included, without a Python call per row."""
+    payload = [_iso_expr(name) if name in TIMESTAMP_COLUMNS else pl.col(name) for name in extract.columns if name != UNREADABLE]
+    form_id = pl.col("id").cast(pl.String)
+    columns = {
+        "record_id": form_id,
+        "source_location": pl.concat_str(pl.lit(f"{location} row id="), form_id),
+        "received_at": pl.col("updated_at"),
+        "raw": pl.struct(payload).struct.json_encode(),
+        "event_time_text": _iso_expr("submitted_at"),
+        "event_time_zone": pl.lit("UTC"),
+        "text": pl.col("message"),
+        "author_name": pl.col("full_name"),
+        "email": pl.col("email"),
+        "phone": pl.col("phone"),
+        "account_number": pl.col("account_number"),
+        "status": pl.col("status"),
+        "subject": pl.col("subject"),
+        "updated_at_text": _iso_expr("updated_at"),
+    }
+    schema = bronze_schema(CHANNEL)
+    return extract.select(
+        (columns[name] if name in columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in schema.items()
+    )
+
+
+def _iso_expr(name: str) -> pl.Expr:
+    """A UTC datetime column as ``datetime.isoformat`` writes it (microseconds only when not 0)."""
+    moment = pl.col(name)
+    return (
+        pl.when(moment.dt.microsecond() == 0)
+        .then(moment.dt.to_string("%Y-%m-%dT%H:%M:%S+00:00"))
+        .otherwise(moment.dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+        .alias(name)
+    )
 
 
 def parse_web_forms_extracts(extracts: list[tuple[pl.DataFrame, str]]) -> pl.DataFrame:
