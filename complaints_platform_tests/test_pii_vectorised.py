@@ -172,33 +172,14 @@ def test_each_step_only_changes_texts_its_prefilter_picks(masker, corpus):
 
 
 def test_a_large_batch_shared_with_helper_processes_is_masked_the_same(corpus, monkeypatch):
-    monkeypatch.setattr(pii, "_PARALLEL_MIN_ITEMS", 10)
-    monkeypatch.setattr(pii, "_HELPER_START_ITEMS", 100)
+    monkeypatch.setattr(pii, "_PARALLEL_MIN_TEXTS", 10)
+    monkeypatch.setattr(pii, "_HELPER_START_TEXTS", 100)
     texts, expected = _reference(PiiMasker(KEY), corpus["generated"] + corpus["labelled"][:1000])
     assert PiiMasker(KEY, workers=3).mask_texts(pl.Series(texts)).to_list() == expected
 
 
-def test_many_phone_numbers_are_normalised_with_helper_processes_to_the_same_tokens(monkeypatch):
-    monkeypatch.setattr(pii, "_PARALLEL_MIN_ITEMS", 10)
-    monkeypatch.setattr(pii, "_HELPER_START_ITEMS", 5)
-    written = ["07700 900{:03d}", "+44 7700 900{:03d}", "+44 (0)7700-900-{:03d}", "00447700900{:03d}", "(0)7700 900 {:03d}"]
-    phones = [form.format(n) for n in range(60) for form in written] + ["", "   ", "12", "not a phone", "+1 415 555 0100"]
-    values = pl.Series("phone", [None, *phones, None, phones[0]], dtype=pl.String)
-    shared = PiiMasker(KEY, workers=3)
-    calls = []
-    monkeypatch.setattr(pii, "_start_helper", lambda *args: calls.append(args[2]) or _real_start_helper(*args))
-    got = shared.tokens("PHONE", values).to_list()
-    assert calls == ["_normalise_phones", "_normalise_phones"]
-    assert got == [PiiMasker(KEY).token("PHONE", v) for v in values.to_list()]
-    assert got[1] == got[2] == got[3] == got[4] == got[5], "one number written five ways is one token"
-    assert got[0] is None and got[phones.index("   ") + 1] is None
-
-
-_real_start_helper = pii._start_helper
-
-
 def test_a_helper_that_fails_leaves_its_slice_to_this_process(corpus, monkeypatch):
-    monkeypatch.setattr(pii, "_PARALLEL_MIN_ITEMS", 10)
+    monkeypatch.setattr(pii, "_PARALLEL_MIN_TEXTS", 10)
     monkeypatch.setattr(pii, "_HELPER_COMMAND", "import sys; sys.exit(3)")
     texts, expected = _reference(PiiMasker(KEY), corpus["generated"])
     with pytest.warns(UserWarning, match="helper failed"):

@@ -232,8 +232,8 @@ class PiiMasker:
     """Tokenises identifiers and masks free text under one secret key."""
 
     def __init__(self, key: str, default_region: str = "GB", workers: int | None = None):
-        """``workers``: processes that share a large column's masking (``mask_texts``) or phone
-        numbers (``tokens``); by default the CPUs this process may run on, at most four."""
+        """``workers``: processes that share a large column's masking (``mask_texts``); by default
+        the CPUs this process may run on, at most four."""
         if not key:
             raise ValueError("a PII key is required (COMPLAINTS_PII_KEY)")
         self._key = key.encode("utf-8")
@@ -260,9 +260,6 @@ class PiiMasker:
         "IBAN": lambda v: v.replace(" ", "").upper(),
     }
 
-    def _normalise_phones(self, values: list[str]) -> list[str]:
-        return [self.normalise_phone(value) for value in values]
-
     def token(self, kind: str, value: str | None) -> str | None:
         if value is None or not str(value).strip():
             return None
@@ -274,15 +271,12 @@ class PiiMasker:
             normalised = self.normalise_phone(value)
         else:
             normalised = self._NORMALISERS.get(kind, str.strip)(value)
-        token = self._token_of(kind, normalised)
+        digest = hmac.digest(self._key, f"{kind}:{normalised}".encode(), "sha256").hex()
+        token = f"<{kind}:{digest[:10].translate(_HEX_TO_LETTERS)}>"
         if len(self._tokens) >= _TOKEN_CACHE_SIZE:  # a bound, not an eviction policy: tokens are cheap
             self._tokens.clear()
         self._tokens[(kind, value, self.default_region)] = token
         return token
-
-    def _token_of(self, kind: str, normalised: str) -> str:
-        digest = hmac.digest(self._key, f"{kind}:{normalised}".encode(), "sha256").hex()
-        return f"<{kind}:{digest[:10].translate(_HEX_TO_LETTERS)}>"
 
     # --- free text ------------------------------------------------------------------------
     def mask_text(self, text: str | None) -> str | None:
@@ -308,38 +302,36 @@ class PiiMasker:
             return texts
         values = texts.gather(rows).to_list()
         distinct = list(dict.fromkeys(values))
-        masked = dict(zip(distinct, self._shared("_mask_distinct", distinct)))
+        masked = dict(zip(distinct, self._mask_shared(distinct)))
         return texts.clone().scatter(rows, [masked[v] for v in values])
 
-    def _shared(self, method: str, items: list[str]) -> list[str]:
-        """``method`` (``_mask_distinct`` or ``_normalise_phones``: a list in, one result per item
-        out) over a large batch, shared with helper processes: both are Python and hold the GIL.
-        Each process does its slice exactly as this one would."""
+    def _mask_shared(self, texts: list[str]) -> list[str]:
+        """Mask distinct texts, a large batch shared with helper processes: the steps are Python
+        and hold the GIL. Each process masks its slice exactly as this one would."""
         workers = self.workers or min(_usable_cpus(), 4)
-        work = getattr(self, method)
-        if workers < 2 or len(items) < _PARALLEL_MIN_ITEMS:
-            return work(items)
-        # Helpers get equal slices; this process, which need not start, does more meanwhile.
-        share = max(0, (len(items) - _HELPER_START_ITEMS) // workers)
-        own = len(items) - share * (workers - 1)
-        slices = [items[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
-        helpers = [_start_helper(self._key.decode("utf-8"), self.default_region, method, part) for part in slices]
+        if workers < 2 or len(texts) < _PARALLEL_MIN_TEXTS:
+            return self._mask_distinct(texts)
+        # Helpers get equal slices; this process, which need not start, masks more meanwhile.
+        share = max(0, (len(texts) - _HELPER_START_TEXTS) // workers)
+        own = len(texts) - share * (workers - 1)
+        slices = [texts[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
+        helpers = [_start_helper(self._key.decode("utf-8"), self.default_region, part) for part in slices]
         with ThreadPoolExecutor(len(helpers)) as threads:
             replies = [threads.submit(helper.communicate, payload) for helper, payload in helpers]
             try:
-                done = work(items[:own])
+                masked = self._mask_distinct(texts[:own])
                 for part, (helper, _), reply in zip(slices, helpers, replies):
                     out, err = reply.result()
                     if helper.returncode == 0:
-                        done += pickle.loads(out)
-                    else:  # done here instead: the same result, later
-                        warnings.warn(f"PII helper failed ({helper.returncode}): {err.decode()[-500:]}")
-                        done += work(part)
+                        masked += pickle.loads(out)
+                    else:  # masked here instead: the same result, later
+                        warnings.warn(f"PII masking helper failed ({helper.returncode}): {err.decode()[-500:]}")
+                        masked += self._mask_distinct(part)
             finally:
                 for helper, _ in helpers:
                     if helper.poll() is None:
                         helper.kill()
-        return done
+        return masked
 
     def _mask_distinct(self, texts: list[str]) -> list[str]:
         texts = list(texts)
@@ -455,17 +447,11 @@ class PiiMasker:
 
     def tokens(self, kind: str, values: pl.Series) -> pl.Series:
         """A column of identifiers tokenised, each as ``token`` does (blank and null give null):
-        one token per distinct value. Phone numbers, whose parsing is most of the cost, are
-        normalised in helper processes when there are many."""
+        one token per distinct value."""
         distinct = values.drop_nulls().unique()
         if distinct.len() == 0:
             return pl.Series(values.name, [None] * values.len(), dtype=pl.String)
-        if kind == "PHONE" and distinct.len() >= _PARALLEL_MIN_ITEMS:
-            distinct = distinct.filter(distinct.str.strip_chars().str.len_bytes() > 0)  # blank: no token
-            numbers = self._shared("_normalise_phones", distinct.to_list())
-            tokens = pl.Series([self._token_of(kind, number) for number in numbers], dtype=pl.String)
-        else:
-            tokens = pl.Series([self.token(kind, v) for v in distinct.to_list()], dtype=pl.String)
+        tokens = pl.Series([self.token(kind, v) for v in distinct.to_list()], dtype=pl.String)
         return values.replace_strict(distinct, tokens, default=None, return_dtype=pl.String)
 
     def token_expr(self, kind: str, column: str) -> pl.Expr:
@@ -476,11 +462,9 @@ class PiiMasker:
 
 _TOKEN_CACHE_SIZE = 200_000
 # A helper process takes about a second to import polars and phonenumbers: below this many distinct
-# texts to mask or phone numbers to parse (some 2 s of work) it does not pay; meanwhile this
-# process does some 40,000.
-_PARALLEL_MIN_ITEMS = 100_000
-_HELPER_START_ITEMS = 40_000
-_SHARED_METHODS = ("_mask_distinct", "_normalise_phones")
+# texts to mask (some 2 s of work) it does not pay; meanwhile this process masks some 40,000.
+_PARALLEL_MIN_TEXTS = 100_000
+_HELPER_START_TEXTS = 40_000
 _HELPER_COMMAND = "from complaints_platform.lib.pii import _serve_helper; _serve_helper()"
 
 
@@ -491,25 +475,23 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _start_helper(key: str, region: str, method: str, items: list[str]) -> tuple[subprocess.Popen, bytes]:
-    """A fresh interpreter (not a fork: polars' thread pool does not survive one) with the items
-    for ``method``; the key travels over its stdin, never on a command line."""
+def _start_helper(key: str, region: str, texts: list[str]) -> tuple[subprocess.Popen, bytes]:
+    """A fresh interpreter (not a fork: polars' thread pool does not survive one) with the texts
+    to mask; the key travels over its stdin, never on a command line."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     helper = subprocess.Popen(
         [sys.executable, "-c", _HELPER_COMMAND],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
-    return helper, pickle.dumps((key, region, method, items), protocol=pickle.HIGHEST_PROTOCOL)
+    return helper, pickle.dumps((key, region, texts), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _serve_helper() -> None:
-    """A helper process's body: the items pickled on stdin, done, pickled to stdout."""
+    """A helper process's body: the texts pickled on stdin, masked, pickled to stdout."""
     reply = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to stderr, not into the reply
-    key, region, method, items = pickle.load(sys.stdin.buffer)
-    if method not in _SHARED_METHODS:
-        raise ValueError(f"not a shared PiiMasker method: {method!r}")
-    pickle.dump(getattr(PiiMasker(key, region, workers=1), method)(items), reply)
+    key, region, texts = pickle.load(sys.stdin.buffer)
+    pickle.dump(PiiMasker(key, region, workers=1)._mask_distinct(texts), reply)
     reply.close()
 
 
