@@ -79,6 +79,15 @@ def valid_text(value: object) -> object:
     return value
 
 
+def bronze_select(channel: str, frame: pl.DataFrame, columns: dict[str, pl.Expr]) -> pl.DataFrame:
+    """A bronze frame computed from ``frame`` (one row per row): each column as ``columns`` gives
+    it; as in ``to_bronze``, a column not given is null, columns in contract order."""
+    return frame.select(
+        (columns[name] if name in columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in bronze_schema(channel).items()
+    )
+
+
 def to_bronze(channel: str, rows: list[dict]) -> pl.DataFrame:
     """Build a bronze frame from row dicts; missing keys become nulls, columns in contract order."""
     schema = bronze_schema(channel)

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from complaints_platform.lib.bronze import UTC_DATETIME, bronze_schema, to_bronze
+from complaints_platform.lib.bronze import UTC_DATETIME, bronze_select, to_bronze
 
 CHANNEL = "web_forms"
 TABLE_NAME = "complaint_forms"
@@ -312,10 +312,7 @@ def _parse_columns(extract: pl.DataFrame, location: str) -> pl.DataFrame:
         "subject": pl.col("subject"),
         "updated_at_text": _iso_expr("updated_at"),
     }
-    schema = bronze_schema(CHANNEL)
-    return extract.select(
-        (columns[name] if name in columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in schema.items()
-    )
+    return bronze_select(CHANNEL, extract, columns)
 
 
 def _iso_expr(name: str) -> pl.Expr:
