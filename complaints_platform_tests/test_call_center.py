@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.call_center import (
@@ -315,3 +316,24 @@ def test_a_note_longer_than_csvs_field_limit_is_one_record(tmp_path: Path) -> No
     assert frame["record_id"].to_list() == ["C1", "C2"]
     assert frame["parse_error"].null_count() == 2
     assert frame["text"][0] == note
+
+
+@pytest.mark.parametrize("rows_per_frame", [1, 2, 3])
+def test_an_export_parsed_a_few_rows_at_a_time_gives_the_same_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_per_frame: int
+) -> None:
+    # Rows are turned into frames as the file is read (a 12-hour export at scale is 0.9M rows):
+    # every record, good or not, must come out once, in file order, whatever the frame size.
+    path = write(
+        tmp_path / "calls_20261121T1200.csv",
+        HEADER + "\n"
+        "C1,2026-11-21 12:05,A7,ACC-001,Jane Doe,07700 900123,\"Two\nlines\",open,,35,610\n"
+        "C2,2026-11-21 12:06,A8,,,,one field too many,open,,1,2,3\n"
+        ",2026-11-21 12:07,A8,,,,no call id,open,,1,2\n"
+        "C4,2026-11-21 12:08,A8,,,,fine,resolved,2026-11-21 12:30,x,2\n"
+        "C5,2026-11-21 12:09,A9,,,,last,open,,1,2\n",
+    )
+    whole = parse(path)
+    assert whole.height == 5
+    monkeypatch.setattr("complaints_platform.lib.call_center.ROWS_PER_FRAME", rows_per_frame)
+    assert_frame_equal(parse(path), whole)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from complaints_platform.lib.crm import (
     CRM_SCHEMA,
@@ -83,6 +84,24 @@ def test_read_snapshot_in_windows_1252_with_reordered_columns(tmp_path: Path) ->
             "signup_date": None,  # not YYYY-MM-DD
         },
     ]
+
+
+@pytest.mark.parametrize("rows_per_frame", [1, 2])
+def test_a_snapshot_read_a_few_customers_at_a_time_gives_the_same_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_per_frame: int
+) -> None:
+    path = tmp_path / "customers_2026-11-21.csv"
+    path.write_text(
+        HEADER + "\r\n"
+        + "".join(f'ACC-{n},"Name\r\n{n}",n{n}@example.com,,,Basic,North,2024-01-0{n}\r\n' for n in range(1, 6))
+        + "\r\nACC-6,Last,,,,,,\r\n",
+        newline="",
+    )
+    whole = read_crm_snapshot(path)
+    assert whole["account_number"].to_list() == [f"ACC-{n}" for n in range(1, 7)]
+    assert whole["full_name"][0] == "Name\r\n1"  # a quoted line break stays in its value
+    monkeypatch.setattr("complaints_platform.lib.crm.ROWS_PER_FRAME", rows_per_frame)
+    assert_frame_equal(read_crm_snapshot(path), whole)
 
 
 def test_read_snapshot_utf8_bom_and_empty(tmp_path: Path) -> None:

@@ -8,14 +8,13 @@ the source, so it raises rather than producing a partial customer list.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from complaints_platform.lib.call_center import decode_export
+from complaints_platform.lib.call_center import decode_export, text_lines
 
 CRM_COLUMNS = (
     "account_number",
@@ -31,6 +30,7 @@ CRM_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in CRM_COLUMNS if name != "signup_date"},
     "signup_date": pl.Date(),
 }
+ROWS_PER_FRAME = 100_000
 SNAPSHOT_NAME = re.compile(r"customers_(?P<day>\d{4}-\d{2}-\d{2})\.csv", re.IGNORECASE)
 
 
@@ -66,10 +66,13 @@ def read_crm_snapshot(path: Path) -> pl.DataFrame:
     ones are null; a ``signup_date`` that is not ``YYYY-MM-DD`` is null.
     """
     text, _encoding = decode_export(path.read_bytes())
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(text_lines(text))
     header: dict[str, int] | None = None
     width = 0
-    records: list[dict[str, str | None]] = []
+    # Values gathered column by column and made a frame every ROWS_PER_FRAME customers: a dict per
+    # customer would hold several times the file (5M customers: about 10 GB).
+    frames: list[pl.DataFrame] = []
+    columns: dict[str, list[str | None]] = {name: [] for name in CRM_COLUMNS}
     for record in reader:
         if all(not field.strip() for field in record):
             continue
@@ -85,6 +88,15 @@ def read_crm_snapshot(path: Path) -> pl.DataFrame:
             raise ValueError(
                 f"{path.name}:{reader.line_num}: expected {width} fields, found {len(record)}"
             )
-        records.append({name: record[index].strip() or None for name, index in header.items()})
-    frame = pl.DataFrame(records, schema={name: pl.String() for name in CRM_COLUMNS}, orient="row")
+        for name, index in header.items():
+            columns[name].append(record[index].strip() or None)
+        if len(columns["account_number"]) >= ROWS_PER_FRAME:
+            frames.append(_customers_frame(columns))
+            columns = {name: [] for name in CRM_COLUMNS}
+    frames.append(_customers_frame(columns))
+    return pl.concat(frames)
+
+
+def _customers_frame(columns: dict[str, list[str | None]]) -> pl.DataFrame:
+    frame = pl.DataFrame(columns, schema={name: pl.String() for name in CRM_COLUMNS})
     return frame.with_columns(pl.col("signup_date").str.to_date("%Y-%m-%d", strict=False))
