@@ -113,6 +113,14 @@ def test_predictions_are_valid_categories_with_probabilities(model):
     assert cat.predict_categories(model, []) == ([], [])
 
 
+def test_a_large_batch_scored_in_blocks_on_threads_gives_what_one_block_gives(model, heldout, monkeypatch):
+    texts = heldout[0][:50]
+    one_block = cat.predict_categories(model, texts)
+    monkeypatch.setattr(cat, "_PARALLEL_BLOCK", 7)  # 50 texts: 8 blocks, the last a short one
+    assert cat.predict_categories(model, texts) == one_block
+    assert len(set(one_block[0])) > 1
+
+
 def test_top_terms_explain_each_category_in_readable_words(model):
     terms = cat.top_terms(model, k=25)
     assert set(terms) == set(CATEGORIES)
