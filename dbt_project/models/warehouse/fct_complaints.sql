@@ -1,8 +1,13 @@
 -- One row per complaint. A complaint received more than once (a web form updated after it was
 -- first extracted) takes its attributes from its latest version and its receipt from its first.
--- One hash aggregate over every version (arg_max by receipt), not a window over the whole history:
--- a window sorts every version with all its columns (90 days of 100k a day: 26 s and 8 GB), the
--- aggregate keeps one small row per complaint.
+-- Two steps DuckDB can spill to disk under its memory limit: an aggregate of fixed-size values per
+-- complaint (first and last receipt time), then the version received last joined back by
+-- (complaint_id, received_at). Not a window over every version (it sorts them with all their
+-- columns: 90 days of 100k a day took 26 s and 8 GB), and not an arg_max of the version's columns
+-- (a struct state per complaint, which DuckDB cannot spill: "Out of Memory" at 10M with 4 GB).
+-- A complaint has one version per receipt day (the cleaned layer's ids are unique per day) and
+-- its receipt day is its receipt time's, so no two versions share a receipt time; the unique test
+-- on complaint_id would fail the build if they ever did.
 -- Incremental: a build recomputes the complaints in int_changed_complaints only, reading the receipt
 -- days that hold their versions (int_complaint_receipts); see macros/incremental_scope.sql. A new
 -- CRM snapshot rebuilds it whole (customer_key), which the Dagster asset decides.
@@ -12,42 +17,39 @@
     materialized='incremental', incremental_strategy='append', on_schema_change='sync_all_columns',
     pre_hook="{{ delete_affected_complaints() }}",
 ) }}
-with versions as (
-    {{ complaint_versions() }}
-),
-
-per_complaint as (
+with receipts as (
     select
         complaint_id,
         min(received_at) as received_at,
         min(received_date) as received_date,
-        arg_max(
-            {
-                'event_date': event_date,
-                'channel': channel,
-                'category': category,
-                'customer_key': customer_key,
-                'category_confidence': category_confidence,
-                'is_complaint': is_complaint,
-                'category_path': category_path,
-                'model_version': model_version,
-                'status': status,
-                'event_at': event_at,
-                'last_received_at': received_at,
-                'resolved_at': resolved_at,
-                'wait_seconds': wait_seconds,
-                'handle_seconds': handle_seconds
-            },
-            -- the latest version: by receipt time, then receipt day, then source location
-            {'received_at': received_at, 'received_date': received_date, 'source_location': source_location}
-        ) as latest
-    from versions
+        max(received_at) as last_received_at
+    from ({{ complaint_versions() }})
     group by complaint_id
 ),
 
 latest_version as (
-    select complaint_id, received_at, received_date, unnest(latest)
-    from per_complaint
+    select
+        versions.complaint_id,
+        receipts.received_at,
+        receipts.received_date,
+        versions.event_date,
+        versions.channel,
+        versions.category,
+        versions.customer_key,
+        versions.category_confidence,
+        versions.is_complaint,
+        versions.category_path,
+        versions.model_version,
+        versions.status,
+        versions.event_at,
+        versions.received_at as last_received_at,
+        versions.resolved_at,
+        versions.wait_seconds,
+        versions.handle_seconds
+    from ({{ complaint_versions() }}) as versions
+    inner join receipts
+        on receipts.complaint_id = versions.complaint_id
+        and receipts.last_received_at = versions.received_at
 ),
 
 customers as (
