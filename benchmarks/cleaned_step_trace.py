@@ -1,0 +1,120 @@
+"""Where the cleaned step's time and memory go: ``clean_complaints`` on one day of a lake, outside
+Dagster, with the RSS of this process and its children (the masking helpers) sampled every 0.1 s
+and a mark at each phase (masking, earlier days' candidates, pair finding, resolution, the day's
+summary and checks, the files written).
+
+    .venv/bin/python benchmarks/cleaned_step_trace.py LAKE DAY [--out DIR]
+
+LAKE is a data directory the pipeline benchmark (or the demo) left, e.g.
+/tmp/complaints-pipeline-bench/1M/lake, with the day's bronze and CRM customers in it; its
+platform.env gives the PII key. Nothing in LAKE is written. With --out, the four frames are
+written there as Parquet, to compare two versions of the code byte for byte against each other
+or against the lake's own silver files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+
+import complaints_platform.lib.cleaning as cleaning
+from complaints_platform.defs.cleaned import complaints as cleaned_asset
+from complaints_platform.defs.resources import CleaningResource
+from complaints_platform.lib import lake as lakelib
+from complaints_platform.lib.pii import PiiMasker
+from complaints_platform.lib.review import current_decisions
+from complaints_platform.lib.settings import read_env_file
+
+PHASES = ("_mask_and_resolve", "earlier_candidates", "find_pairs", "resolve")
+
+
+def tree_rss() -> int:
+    """Bytes resident in this process and its direct children."""
+    pids = [os.getpid()]
+    try:
+        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as children:
+            pids += [int(pid) for pid in children.read().split()]
+    except OSError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                total += next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+class Trace:
+    def __init__(self) -> None:
+        self.start, self.peak, self.peak_at = time.perf_counter(), 0, 0.0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            rss = tree_rss()
+            if rss > self.peak:
+                self.peak, self.peak_at = rss, time.perf_counter() - self.start
+            time.sleep(0.1)
+
+    def mark(self, name: str) -> None:
+        print(f"{time.perf_counter() - self.start:8.1f} s  {tree_rss() >> 20:7,} MiB now  "
+              f"{self.peak >> 20:7,} MiB peak so far  {name}", flush=True)
+
+    def wrap(self, module, name: str) -> None:
+        inner = getattr(module, name)
+
+        def traced(*args, **kwargs):
+            self.mark(f"{name} starts")
+            result = inner(*args, **kwargs)
+            self.mark(f"{name} ends")
+            return result
+
+        setattr(module, name, traced)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lake", type=Path)
+    parser.add_argument("day", help="YYYY-MM-DD")
+    parser.add_argument("--out", type=Path, help="write the four frames here")
+    args = parser.parse_args()
+    env = read_env_file(args.lake / "platform.env")
+    brand = [h for h in env.get("COMPLAINTS_BRAND_HANDLES", "").split(",") if h]
+
+    trace = Trace()
+    for name in PHASES:
+        trace.wrap(cleaning, name)
+    masker = PiiMasker(env["COMPLAINTS_PII_KEY"])
+    resource = CleaningResource(brand_handles=brand)
+    customers = pl.read_parquet(lakelib.customers_path(args.lake, args.day), columns=cleaning.CUSTOMER_LOOKUP_COLUMNS)
+    trace.mark("customers read")
+    with lakelib.StagedFiles() as staged:
+        result = cleaning.clean_complaints(
+            cleaned_asset._bronze_chunks(args.lake, args.day),
+            masker,
+            customers,
+            cleaned_asset._prior_days(args.lake, args.day, {args.day}, staged),
+            current_decisions(args.lake),
+            resource.thresholds(),
+            resource.brand_contacts(masker),
+        )
+    trace.mark("clean_complaints ends")
+    cleaned_asset._DaySummary.of(args.day, result, customers)
+    trace.mark("the day's checks and summary end")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in ("cleaned", "quarantine", "duplicates", "review"):
+            getattr(result, name).write_parquet(args.out / f"{name}.parquet")
+        trace.mark("written")
+    print(f"accounting {result.accounting()}; peak {trace.peak >> 20:,} MiB at {trace.peak_at:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
