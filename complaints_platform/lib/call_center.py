@@ -207,7 +207,7 @@ def parse_call_center_csv(
         return "".join(lines[first - 1 : last]).rstrip("\r\n")
 
     # Rows become a bronze frame every ROWS_PER_FRAME: an export's rows as dicts would take several
-    # times the file's size (a 12-hour export at 10M complaints a day is 0.9M rows).
+    # times the file's size (a 12-hour export at 10M complaints a day is up to 1.3M rows).
     frames: list[pl.DataFrame] = []
     rows: list[dict] = []
     header: dict[str, int] | None = None
