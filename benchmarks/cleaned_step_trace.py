@@ -1,21 +1,23 @@
-"""Where the cleaned step's time and memory go: ``clean_complaints`` on one day of a lake, outside
-Dagster, with the RSS of this process and its children (the masking helpers) sampled every 0.1 s
-and a mark at each phase (masking, earlier days' candidates, pair finding, resolution, the day's
-summary and checks, the files written).
+"""Where the cleaned step's time and memory go: the cleaned asset's day (``_clean_day``: screening,
+the buckets, near-duplicates, the sorted write, the checks' summary) on one day of a lake, outside
+Dagster, with the RSS of this process and its children (the masking helpers, DuckDB's sort) sampled
+every 0.1 s and a mark at each phase.
 
-    .venv/bin/python benchmarks/cleaned_step_trace.py LAKE DAY [--out DIR]
+    .venv/bin/python benchmarks/cleaned_step_trace.py LAKE DAY [--out DIR] [--rows-per-bucket N]
 
 LAKE is a data directory the pipeline benchmark (or the demo) left, e.g.
 /tmp/complaints-pipeline-bench/1M/lake, with the day's bronze and CRM customers in it; its
-platform.env gives the PII key. Nothing in LAKE is written. With --out, the four frames are
-written there as Parquet, to compare two versions of the code byte for byte against each other
-or against the lake's own silver files.
+platform.env gives the PII key. The lake's files are not changed: the day's silver files are
+staged beside them and discarded (the spill folder, inside LAKE, is removed too). With --out, the
+four staged files are copied there first, to compare two versions of the code (or bucket sizes)
+against each other or against the lake's own silver files.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -28,9 +30,15 @@ from complaints_platform.defs.resources import CleaningResource
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.review import current_decisions
-from complaints_platform.lib.settings import read_env_file
+from complaints_platform.lib.settings import Settings, read_env_file
 
-PHASES = ("_mask_and_resolve", "earlier_candidates", "find_pairs", "resolve")
+PHASES = ("_copies_moved", "_idf_corpus", "earlier_candidates", "find_pairs", "resolve")
+OUTPUTS = {
+    "cleaned": "complaints_cleaned",
+    "quarantine": "complaints_quarantine",
+    "duplicates": "complaint_duplicates",
+    "review": "duplicate_review_queue",
+}
 
 
 def tree_rss() -> int:
@@ -84,6 +92,8 @@ def main() -> None:
     parser.add_argument("lake", type=Path)
     parser.add_argument("day", help="YYYY-MM-DD")
     parser.add_argument("--out", type=Path, help="write the four frames here")
+    parser.add_argument("--rows-per-bucket", type=int, default=Settings.cleaning_rows_per_bucket,
+                        help="COMPLAINTS_CLEANING_ROWS_PER_BUCKET (default %(default)s)")
     args = parser.parse_args()
     env = read_env_file(args.lake / "platform.env")
     brand = [h for h in env.get("COMPLAINTS_BRAND_HANDLES", "").split(",") if h]
@@ -91,29 +101,33 @@ def main() -> None:
     trace = Trace()
     for name in PHASES:
         trace.wrap(cleaning, name)
+    trace.wrap(lakelib, "write_sorted_parquet")
     masker = PiiMasker(env["COMPLAINTS_PII_KEY"])
-    resource = CleaningResource(brand_handles=brand)
+    resource = CleaningResource(brand_handles=brand, rows_per_bucket=args.rows_per_bucket)
     customers = pl.read_parquet(lakelib.customers_path(args.lake, args.day), columns=cleaning.CUSTOMER_LOOKUP_COLUMNS)
     trace.mark("customers read")
     with lakelib.StagedFiles() as staged:
-        result = cleaning.clean_complaints(
-            cleaned_asset._bronze_chunks(args.lake, args.day),
-            masker,
-            customers,
+        summary = cleaned_asset._clean_day(
+            args.lake, args.day, staged, masker, customers,
             cleaned_asset._prior_days(args.lake, args.day, {args.day}, staged),
-            current_decisions(args.lake),
-            resource.thresholds(),
-            resource.brand_contacts(masker),
+            current_decisions(args.lake), resource, resource.brand_contacts(masker), Log(trace),
         )
-    trace.mark("clean_complaints ends")
-    cleaned_asset._DaySummary.of(args.day, result, customers)
-    trace.mark("the day's checks and summary end")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name in ("cleaned", "quarantine", "duplicates", "review"):
-            getattr(result, name).write_parquet(args.out / f"{name}.parquet")
-        trace.mark("written")
-    print(f"accounting {result.accounting()}; peak {trace.peak >> 20:,} MiB at {trace.peak_at:.1f} s")
+        trace.mark("the day cleaned, staged and summarised")
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            for name, asset in OUTPUTS.items():
+                shutil.copyfile(staged.current(lakelib.silver_partition_path(args.lake, asset, args.day)), args.out / f"{name}.parquet")
+            trace.mark("copied")
+    # Leaving the block discards the staged files: the lake's own files stay as they were.
+    print(f"accounting {summary.accounting}; peak {trace.peak >> 20:,} MiB at {trace.peak_at:.1f} s")
+
+
+class Log:
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+
+    def info(self, message: str) -> None:
+        self.trace.mark(message)
 
 
 if __name__ == "__main__":

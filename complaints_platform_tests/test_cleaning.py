@@ -598,3 +598,78 @@ def test_quarantine_payloads_are_neutralised_too(masker):
 def test_a_blank_time_is_a_missing_time(masker, blank):
     day = _clean(masker, sms=[_record("x", event_time_text=blank), _record("ok")])
     assert day.quarantine["rule"].to_list() == ["missing_event_time"]
+
+
+# --- a day in buckets ----------------------------------------------------------------------------
+
+
+def _messy_day(rng_seed: int = 3) -> dict[str, pl.DataFrame]:
+    """Some 400 records of 80 customers: complaints sent again on another channel (the same words
+    or reworded), records delivered twice, forms updated (some with another e-mail), records
+    without a contact, and records to quarantine."""
+    import random
+
+    rng = random.Random(rng_seed)
+    gists = [
+        "no signal at home since the mast went down",
+        "I was charged twice for my bill this month",
+        "the agent hung up on me when I asked about my contract",
+        "my broadband keeps dropping every evening",
+        "roaming charges on my bill are wrong",
+    ]
+    rows: dict[str, list[dict]] = {"social_media": [], "sms": [], "web_forms": [], "call_center": []}
+    for person in range(80):
+        email, phone = f"person{person}@example.com", f"+44 7700 9{person:05d}"
+        for n in range(rng.randint(1, 4)):
+            gist = rng.choice(gists)
+            text = gist if rng.random() < 0.5 else f"still waiting!! {gist}, please sort it out"
+            made = RECEIVED - timedelta(minutes=rng.randint(5, 600))
+            channel = rng.choice(["sms", "web_forms", "call_center"])
+            record = _record(
+                f"{person}-{n}", text=text, event_time_text=made.isoformat(), received_at=made + timedelta(minutes=3),
+                **({"phone": phone} if channel == "sms" else {"email": email}),
+                **({"status": "open"} if channel == "call_center" else {}),
+            )
+            rows[channel].append(record)
+            if rng.random() < 0.2:  # delivered again
+                rows[channel].append({**record, "received_at": record["received_at"] + timedelta(minutes=1)})
+            if channel == "web_forms" and rng.random() < 0.4:  # updated, sometimes with another e-mail
+                rows[channel].append({
+                    **record, "text": text + " (update: still broken)", "received_at": record["received_at"] + timedelta(hours=1),
+                    "source_location": f"test:{record['record_id']}:v2",
+                    **({"email": f"new{person}@example.com"} if rng.random() < 0.5 else {}),
+                })
+    for n in range(30):  # no contact; a few to quarantine
+        rows["social_media"].append(_record(f"anon{n}", text=None if n % 10 == 0 else f"{gists[n % 5]} ({n})"))
+    return {channel: to_bronze(channel, records) for channel, records in rows.items()}
+
+
+def test_a_day_cleaned_in_spilled_buckets_is_the_day_cleaned_whole(masker, customers, tmp_path):
+    from polars.testing import assert_frame_equal
+
+    from complaints_platform.lib.cleaning import screen_day
+
+    bronze = _messy_day()
+    prior = clean_complaints(
+        {"sms": to_bronze("sms", [_record("old", phone="+44 7700 900003", text="no signal at home since the mast went down",
+                                          event_time_text=(RECEIVED - timedelta(hours=20)).isoformat(),
+                                          received_at=RECEIVED - timedelta(hours=20))])},
+        masker,
+    ).cleaned
+    whole = clean_complaints(bronze, masker, customers, prior=prior)
+    assert whole.balanced
+    assert set(whole.duplicates.get_column("rule")) == {"same_source_record", "same_contact_same_text", "near_duplicate"}
+
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    screened = screen_day(bronze, masker, customers, buckets=4, spill=spill)
+    assert len(list(spill.iterdir())) >= 4  # the good rows wait on disk, a file per chunk and bucket
+    assert screened._moved.height > 0  # some updated forms changed e-mail: their copies were in two buckets
+    parts = list(screened.clean(prior))
+    assert [p.cleaned.height > 0 for p in parts] == [True] * 4
+    assert list(spill.iterdir()) == []  # each bucket's files go once it is read
+
+    in_buckets = clean_complaints(bronze, masker, customers, prior=prior, buckets=4, spill=spill)
+    for name in ("cleaned", "quarantine", "duplicates", "review"):
+        assert_frame_equal(getattr(in_buckets, name), getattr(whole, name))
+    assert in_buckets.received == whole.received

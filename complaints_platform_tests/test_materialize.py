@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from complaints_platform.definitions import build_definitions
 from complaints_platform.lib import lake
@@ -214,6 +215,42 @@ def test_a_range_is_cleaned_a_day_at_a_time_and_each_day_checked_on_its_own(smal
     categorised = pl.read_parquet(data_dir / "silver/complaints_categorised/*/part.parquet")
     assert categorised.height == 3
     assert not [p for p in (data_dir / "silver").rglob("*") if p.name.startswith(".")]  # nothing staged is left
+
+
+def test_a_day_larger_than_a_bucket_is_cleaned_in_spilled_buckets_to_the_same_files(small_day, monkeypatch):
+    """COMPLAINTS_CLEANING_ROWS_PER_BUCKET=2: the day's 8 records are cleaned in 4 buckets spilled
+    to Parquet, and the cleaned file is put together sorted by DuckDB; every silver frame and every
+    check is as when the day is cleaned whole, and no spill folder is left in the lake."""
+    data_dir, _ = small_day
+    day, window = ("2026-11-20", "2026-11-20"), ("2026-11-20-00:00", "2026-11-20-23:45")
+    frames = {}
+    for rows_per_bucket in (None, "2"):
+        if rows_per_bucket:
+            monkeypatch.setenv("COMPLAINTS_CLEANING_ROWS_PER_BUCKET", rows_per_bucket)
+        defs = build_definitions(Settings.from_env())
+        with dg.instance_for_test() as instance:
+            assert run_assets(defs, instance, ["customers"], day).success
+            assert run_assets(defs, instance, ["social_media_raw", "web_forms_raw"], window).success
+            assert run_assets(defs, instance, ["call_center_raw"], ("2026-11-20-00:00", "2026-11-20-12:00")).success
+            result = run_assets(defs, instance, list(CLEANED_LAYER), day)
+            assert result.success
+            checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+            meta = result.asset_materializations_for_node("complaints_cleaned")[0].metadata
+        assert checks == {"cleaned_contract": True, "records_accounted_for": True, "no_unmasked_pii": True,
+                          "channel_volume_normal": True, "customers_known": True}
+        frames[rows_per_bucket] = {
+            path.parent.parent.name: pl.read_parquet(path) for path in sorted((data_dir / "silver").glob("*/date=2026-11-20/part.parquet"))
+        }
+        assert meta["buckets_per_day"].value == {"2026-11-20": 4 if rows_per_bucket else 1}
+        frames[rows_per_bucket]["metadata"] = {k: v.value for k, v in meta.items() if k not in ("preview", "buckets_per_day")}
+        assert not list(data_dir.glob(".cleaning-*"))
+    assert frames[None]["metadata"]["received_records"] == 8
+    assert set(frames[None]) == {"complaints_cleaned", "complaints_quarantine", "complaint_duplicates", "duplicate_review_queue", "metadata"}
+    for name, frame in frames[None].items():
+        if name == "metadata":
+            assert frames["2"][name] == frame
+        else:
+            assert_frame_equal(frames["2"][name], frame)
 
 
 def test_a_rerun_over_a_range_compares_each_day_with_the_earlier_days_as_the_rerun_rewrites_them(small_day):

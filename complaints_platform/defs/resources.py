@@ -95,6 +95,11 @@ class CleaningResource(dg.ConfigurableResource):
     review_at: float = 0.50
     brand_handles: list[str] = []
     extra_statuses: list[str] = []
+    rows_per_bucket: int = Settings.cleaning_rows_per_bucket
+
+    def buckets(self, received: int) -> int:
+        """Buckets a day of ``received`` records is cleaned in (lib/cleaning.py, ``screen_day``)."""
+        return max(1, -(-received // self.rows_per_bucket))
 
     def thresholds(self) -> Thresholds:
         return Thresholds(merge_at=self.merge_at, review_at=self.review_at)
@@ -130,5 +135,6 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             review_at=settings.duplicate_review_at,
             brand_handles=list(settings.brand_handles),
             extra_statuses=list(settings.extra_statuses),
+            rows_per_bucket=settings.cleaning_rows_per_bucket,
         ),
     }

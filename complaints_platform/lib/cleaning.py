@@ -21,15 +21,26 @@ exports and dashboards, so a value a spreadsheet would run as a formula is neutr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import polars.selectors as cs
 
 from complaints_platform.lib.bronze import BRONZE_SCHEMA, CHANNEL_COLUMNS
-from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS, Thresholds, earlier_candidates, find_pairs, resolve
+from complaints_platform.lib.near_duplicates import (
+    COMPLAINT_COLUMNS,
+    IDF_SAMPLE,
+    REVIEW_DESCENDING,
+    REVIEW_ORDER,
+    Thresholds,
+    earlier_candidates,
+    find_pairs,
+    normalised_text,
+    resolve,
+)
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.silver import (
     CLEANED_SCHEMA,
@@ -170,6 +181,12 @@ def _quarantine_rule(statuses: tuple[str, ...]) -> pl.Expr:
     )
 
 
+# The copy of a source record kept is the latest received (ties: the later source location).
+LATEST_FIRST = ["complaint_id", "received_at", "source_location"]
+_LATEST_FIRST_DESCENDING = [False, True, True]
+CLEANED_ORDER = ["event_at", "complaint_id"]
+
+
 def clean_complaints(
     bronze: Mapping[str, pl.DataFrame] | Iterable[tuple[str, pl.DataFrame]],
     masker: PiiMasker,
@@ -179,8 +196,12 @@ def clean_complaints(
     thresholds: Thresholds = Thresholds(),
     exclude_contacts: frozenset[str] = frozenset(),
     extra_statuses: tuple[str, ...] = (),
+    buckets: int = 1,
+    spill: Path | None = None,
 ) -> CleanedDay:
-    """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc).
+    """Split a day's bronze records into cleaned, quarantined and duplicate rows (see module doc),
+    all in memory: ``screen_day`` then every bucket of ``ScreenedDay.clean`` put together (the
+    cleaned layer's asset writes the buckets out one by one instead).
 
     ``bronze``: each channel's frame, or (channel, frame) chunks in any number (a channel's day
     read a few files at a time): the row-by-row rules run on one chunk at a time and keep only
@@ -191,90 +212,292 @@ def clean_complaints(
     arrives; they are read, never changed. ``decisions``: people's
     decisions on near-duplicate pairs. ``exclude_contacts``: contact tokens that are not customers
     (the brand's own accounts), never merged. ``extra_statuses``: case statuses accepted beyond
-    ALLOWED_STATUSES.
+    ALLOWED_STATUSES. ``buckets``, ``spill``: as ``screen_day`` (the result does not depend on them).
     """
-    statuses = ALLOWED_STATUSES + tuple(extra_statuses)
-    chunks = bronze.items() if isinstance(bronze, Mapping) else bronze
-    screened = [_screen(channel, frame, masker, statuses) for channel, frame in chunks]
-    if not screened:  # no bronze at all: an empty day, in the columns every channel shares
-        screened = [_screen("sms", pl.DataFrame(schema=BRONZE_SCHEMA), masker, statuses)]
-    received = sum(height for height, _, _ in screened)
-    quarantine = pl.concat([q for _, q, _ in screened])
-    good = pl.concat([g for _, _, g in screened], how="vertical_relaxed")
-    del screened
-    # Same source record delivered more than once: keep the latest version. Which copy each row is
-    # comes from its three keys alone (sorting every column of a day's rows would copy them all).
-    latest_first = ["complaint_id", "received_at", "source_location"]
-    copy = (
-        good.select(*latest_first)
-        .with_row_index("__row")
-        .sort(latest_first, descending=[False, True, True])
-        .select("__row", pl.int_range(pl.len()).over("complaint_id").alias("__copy"))
-        .sort("__row")
-        .get_column("__copy")
+    day = screen_day(bronze, masker, customers, exclude_contacts, extra_statuses, buckets, spill)
+    parts = list(day.clean(prior, decisions, thresholds))
+    return CleanedDay(
+        cleaned=pl.concat([p.cleaned for p in parts]).sort(CLEANED_ORDER),
+        quarantine=day.quarantine,
+        duplicates=combine_duplicates([p.duplicates for p in parts]),
+        review=combine_review([p.review for p in parts]),
+        received=day.received,
     )
-    same_record = good.with_columns(copy)
-    del good
-    duplicates_same = (
-        same_record.filter(pl.col("__copy") > 0)
-        .sort(latest_first, descending=[False, True, True])
-        .with_columns(pl.col("complaint_id").alias("duplicate_of"), pl.lit("same_source_record").alias("rule"))
-    )
-    good = same_record.filter(pl.col("__copy") == 0)
-    del same_record
 
-    good = _mask_and_resolve(good, masker, customers)
 
-    # The same complaint sent again by the same customer, on any channel, worded the same or not
-    # (lib/near_duplicates.py): merged into the earliest received, queued for a person when unsure.
-    # Earlier days' complaints (``prior``) take part, so a copy arriving days later is caught too.
-    candidates = good.select(*COMPLAINT_COLUMNS).with_columns(pl.lit(True).alias("is_new"))
-    if prior is not None:
-        earlier = earlier_candidates(prior, candidates).with_columns(pl.lit(False).alias("is_new"))
-        candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
-    resolution = resolve(find_pairs(candidates, exclude_contacts), decisions, thresholds)
-    duplicates_near = good.join(resolution.links, on="complaint_id", how="inner").sort("complaint_id")
-    good = good.join(resolution.links, on="complaint_id", how="anti")
-    # Older copies of a record that turned out to be a duplicate belong to the one finally kept.
-    kept_instead = resolution.links.select(
-        pl.col("complaint_id").alias("duplicate_of"), pl.col("duplicate_of").alias("__kept")
-    )
-    duplicates_same = duplicates_same.join(
-        kept_instead, on="duplicate_of", how="left", maintain_order="left"
-    ).with_columns(pl.coalesce("__kept", "duplicate_of").alias("duplicate_of"), pl.lit(1.0).alias("similarity"))
+@dataclass
+class CleanedBucket:
+    """One bucket's share of a cleaned day: complete in itself (every copy of a complaint and every
+    complaint of a contact is in one bucket)."""
 
-    duplicates = pl.concat(
+    cleaned: pl.DataFrame  # sorted by CLEANED_ORDER
+    duplicates: pl.DataFrame
+    review: pl.DataFrame
+
+
+def combine_duplicates(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The day's duplicates from its buckets': copies of a source record first (by LATEST_FIRST),
+    then near-duplicates (by complaint id)."""
+    duplicates = pl.concat(parts)
+    same = pl.col("rule") == SAME_SOURCE_RECORD
+    return pl.concat(
         [
-            frame.select(
-                "complaint_id",
-                "duplicate_of",
-                "channel",
-                pl.col("record_id").alias("source_record_id"),
-                "source_location",
-                pl.col("received_at").dt.date().alias("received_date"),
-                "rule",
-                "similarity",
-            ).cast(DUPLICATES_SCHEMA)
-            for frame in (duplicates_same, duplicates_near)
+            duplicates.filter(same).sort(["complaint_id", "received_date", "source_location"], descending=_LATEST_FIRST_DESCENDING),
+            duplicates.filter(~same).sort("complaint_id"),
         ]
     )
-    merged = duplicates.group_by("duplicate_of").agg(pl.len().cast(pl.Int32).alias("__merged"))
-    cleaned = (
-        good.join(merged, left_on="complaint_id", right_on="duplicate_of", how="left")
-        .with_columns(
-            (1 + pl.col("__merged").fill_null(0)).cast(pl.Int32).alias("duplicate_count"),
-            pl.col("record_id").alias("source_record_id"),
-            pl.col("event_at").dt.date().alias("event_date"),
-            pl.col("received_at").dt.date().alias("received_date"),
-            pl.col("status_norm").alias("status"),
+
+
+def combine_review(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(parts).sort(REVIEW_ORDER, descending=REVIEW_DESCENDING)
+
+
+SAME_SOURCE_RECORD = "same_source_record"
+
+
+def screen_day(
+    bronze: Mapping[str, pl.DataFrame] | Iterable[tuple[str, pl.DataFrame]],
+    masker: PiiMasker,
+    customers: pl.DataFrame | None = None,
+    exclude_contacts: frozenset[str] = frozenset(),
+    extra_statuses: tuple[str, ...] = (),
+    buckets: int = 1,
+    spill: Path | None = None,
+) -> ScreenedDay:
+    """The first pass over a day's bronze, a chunk at a time: the row-by-row rules (quarantine),
+    identifiers tokenised and the customer resolved, and the good rows put in ``buckets`` by
+    contact (near-duplicates never cross contacts), written to Parquet under ``spill`` when there
+    is more than one bucket, so that the day is then cleaned a bucket at a time
+    (``ScreenedDay.clean``) and never held whole. Every copy of one source record goes to one
+    bucket: the bucket of its latest copy, which is the one kept (an updated form may name another
+    contact)."""
+    if buckets > 1 and spill is None:
+        raise ValueError("more than one bucket needs a spill directory")
+    statuses = ALLOWED_STATUSES + tuple(extra_statuses)
+    chunks = bronze.items() if isinstance(bronze, Mapping) else bronze
+    store = _Buckets(buckets, spill)
+    received, quarantines, keys = 0, [], []
+    for channel, frame in _or_empty_day(chunks):
+        height, quarantine, good = _screen(channel, frame, masker, statuses)
+        del frame
+        received += height
+        quarantines.append(quarantine)
+        contact = pl.col("contact_token")
+        good = _resolve(good, masker, customers).with_columns(
+            pl.col("complaint_id").hash().alias("__id_hash"),
+            (pl.coalesce(contact, "complaint_id").hash() % buckets).cast(pl.UInt32).alias("__bucket"),
+            (contact.is_not_null() & ~contact.is_in(list(exclude_contacts))).alias("__candidate"),
         )
-        .select(list(CLEANED_SCHEMA))
-        .cast(CLEANED_SCHEMA)
-        .sort(["event_at", "complaint_id"])
+        keys.append(good.select("__id_hash", "__bucket", "__candidate"))
+        store.add(good)
+        del good
+    key_frame = pl.concat(keys)
+    del keys
+    return ScreenedDay(
+        received=received,
+        quarantine=pl.concat(quarantines),
+        masker=masker,
+        exclude_contacts=exclude_contacts,
+        _store=store,
+        _moved=_copies_moved(store, key_frame),
+        corpus=_idf_corpus(store, key_frame, masker),
     )
-    return CleanedDay(
-        cleaned=cleaned, quarantine=quarantine, duplicates=duplicates, review=resolution.review, received=received
+
+
+def _or_empty_day(chunks: Iterable[tuple[str, pl.DataFrame]]) -> Iterator[tuple[str, pl.DataFrame]]:
+    """The chunks, or if there are none an empty one (an empty day, in the columns every channel
+    shares)."""
+    empty = True
+    for chunk in chunks:
+        empty = False
+        yield chunk
+    if empty:
+        yield "sms", pl.DataFrame(schema=BRONZE_SCHEMA)
+
+
+def _copies_moved(store: _Buckets, keys: pl.DataFrame) -> pl.DataFrame:
+    """The rows of source records whose copies landed in more than one bucket (a form updated with
+    another e-mail, say; rare), each with the bucket of its latest copy (``__bucket``)."""
+    repeated = keys.filter(pl.col("__id_hash").is_duplicated())
+    split = (
+        repeated.group_by("__id_hash")
+        .agg(pl.col("__bucket").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+        .get_column("__id_hash")
     )
+    rows = store.scan().filter(pl.col("__id_hash").is_in(split.implode())).collect()
+    home = _latest_copies(rows).select("complaint_id", pl.col("__bucket").alias("__home"))
+    return rows.join(home, on="complaint_id").with_columns(pl.col("__home").alias("__bucket")).drop("__home")
+
+
+def _latest_copies(rows: pl.DataFrame) -> pl.DataFrame:
+    """The copy kept of each source record (``complaint_id``): the latest received."""
+    return rows.sort(LATEST_FIRST, descending=_LATEST_FIRST_DESCENDING).unique("complaint_id", keep="first", maintain_order=True)
+
+
+def _idf_corpus(store: _Buckets, keys: pl.DataFrame, masker: PiiMasker) -> pl.Series:
+    """The texts near-duplicate similarity takes document frequencies from (near_duplicates.IDF_SAMPLE
+    of the day's complaints with a contact, chosen by their id's hash; masked and normalised),
+    the same whatever the buckets."""
+    chosen = keys.filter(pl.col("__candidate")).get_column("__id_hash").unique().bottom_k(IDF_SAMPLE)
+    if not chosen.len():
+        return pl.Series("text_masked", [], dtype=pl.String)
+    rows = store.scan().filter(pl.col("__id_hash") <= chosen.max()).select(*LATEST_FIRST, "__id_hash", "__candidate", "text").collect()
+    sample = _latest_copies(rows).filter(pl.col("__candidate")).sort("__id_hash", "complaint_id")
+    return sample.select(_masked_text(masker)).select(normalised_text("text_masked")).to_series()
+
+
+@dataclass
+class ScreenedDay:
+    """A day's records after the first pass (``screen_day``): received, quarantined, and the good
+    rows waiting in buckets."""
+
+    received: int
+    quarantine: pl.DataFrame
+    masker: PiiMasker
+    exclude_contacts: frozenset[str]
+    _store: _Buckets
+    _moved: pl.DataFrame
+    corpus: pl.Series
+
+    @property
+    def buckets(self) -> int:
+        return self._store.count
+
+    def clean(
+        self,
+        prior: pl.DataFrame | pl.LazyFrame | None = None,
+        decisions: pl.DataFrame | None = None,
+        thresholds: Thresholds = Thresholds(),
+    ) -> Iterator[CleanedBucket]:
+        """Each bucket cleaned (see ``_clean_bucket``), one at a time, in bucket order."""
+        for bucket in range(self._store.count):
+            rows = pl.concat(
+                [
+                    self._store.take(bucket).filter(~pl.col("__id_hash").is_in(self._moved.get_column("__id_hash").implode())),
+                    self._moved.filter(pl.col("__bucket") == bucket),
+                ]
+            ).drop("__id_hash", "__bucket", "__candidate")
+            yield self._clean_bucket(rows, prior, decisions, thresholds)
+
+    def _clean_bucket(
+        self, good: pl.DataFrame, prior: pl.DataFrame | pl.LazyFrame | None, decisions: pl.DataFrame | None, thresholds: Thresholds
+    ) -> CleanedBucket:
+        # Same source record delivered more than once: keep the latest version. Which copy each row
+        # is comes from its three keys alone (sorting every column of a day's rows would copy them all).
+        copy = (
+            good.select(*LATEST_FIRST)
+            .with_row_index("__row")
+            .sort(LATEST_FIRST, descending=_LATEST_FIRST_DESCENDING)
+            .select("__row", pl.int_range(pl.len()).over("complaint_id").alias("__copy"))
+            .sort("__row")
+            .get_column("__copy")
+        )
+        same_record = good.with_columns(copy)
+        del good
+        duplicates_same = (
+            same_record.filter(pl.col("__copy") > 0)
+            .with_columns(pl.col("complaint_id").alias("duplicate_of"), pl.lit(SAME_SOURCE_RECORD).alias("rule"))
+        )
+        good = same_record.filter(pl.col("__copy") == 0).drop("__copy")
+        del same_record
+        # Masked after the copies are set aside (each text once); the raw text goes with it.
+        good = good.with_columns(_masked_text(self.masker)).drop("text")
+
+        # The same complaint sent again by the same customer, on any channel, worded the same or not
+        # (lib/near_duplicates.py): merged into the earliest received, queued for a person when unsure.
+        # Earlier days' complaints (``prior``) take part, so a copy arriving days later is caught too.
+        candidates = good.select(*COMPLAINT_COLUMNS).with_columns(pl.lit(True).alias("is_new"))
+        if prior is not None:
+            earlier = earlier_candidates(prior, candidates).with_columns(pl.lit(False).alias("is_new"))
+            candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
+        resolution = resolve(find_pairs(candidates, self.exclude_contacts, corpus=self.corpus), decisions, thresholds)
+        duplicates_near = good.join(resolution.links, on="complaint_id", how="inner")
+        good = good.join(resolution.links, on="complaint_id", how="anti")
+        # Older copies of a record that turned out to be a duplicate belong to the one finally kept.
+        kept_instead = resolution.links.select(
+            pl.col("complaint_id").alias("duplicate_of"), pl.col("duplicate_of").alias("__kept")
+        )
+        duplicates_same = duplicates_same.join(
+            kept_instead, on="duplicate_of", how="left", maintain_order="left"
+        ).with_columns(pl.coalesce("__kept", "duplicate_of").alias("duplicate_of"), pl.lit(1.0).alias("similarity"))
+
+        duplicates = pl.concat(
+            [
+                frame.select(
+                    "complaint_id",
+                    "duplicate_of",
+                    "channel",
+                    pl.col("record_id").alias("source_record_id"),
+                    "source_location",
+                    pl.col("received_at").dt.date().alias("received_date"),
+                    "rule",
+                    "similarity",
+                ).cast(DUPLICATES_SCHEMA)
+                for frame in (duplicates_same, duplicates_near)
+            ]
+        )
+        merged = duplicates.group_by("duplicate_of").agg(pl.len().cast(pl.Int32).alias("__merged"))
+        cleaned = (
+            good.join(merged, left_on="complaint_id", right_on="duplicate_of", how="left")
+            .with_columns(
+                (1 + pl.col("__merged").fill_null(0)).cast(pl.Int32).alias("duplicate_count"),
+                pl.col("record_id").alias("source_record_id"),
+                pl.col("event_at").dt.date().alias("event_date"),
+                pl.col("received_at").dt.date().alias("received_date"),
+                pl.col("status_norm").alias("status"),
+            )
+            .select(list(CLEANED_SCHEMA))
+            .cast(CLEANED_SCHEMA)
+            .sort(CLEANED_ORDER)
+        )
+        return CleanedBucket(cleaned=cleaned, duplicates=duplicates, review=resolution.review)
+
+
+class _Buckets:
+    """A day's screened rows by bucket (column ``__bucket``): in memory when there is one bucket,
+    else one Parquet file per chunk and bucket under ``spill``, in the first chunk's schema."""
+
+    def __init__(self, count: int, spill: Path | None) -> None:
+        self.count, self._spill = count, spill
+        self._schema: pl.Schema | None = None
+        self._frames: list[pl.DataFrame] = []
+        self._files: list[list[Path]] = [[] for _ in range(count)]
+
+    def add(self, rows: pl.DataFrame) -> None:
+        if self._schema is None:
+            self._schema = rows.schema
+        rows = rows.cast(dict(self._schema))
+        if self.count == 1:
+            self._frames.append(rows)
+            return
+        for (bucket,), part in rows.partition_by("__bucket", as_dict=True).items():
+            path = self._spill / f"bucket-{bucket}-{len(self._files[bucket])}.parquet"
+            part.write_parquet(path, compression="lz4", statistics=False)
+            self._files[bucket].append(path)
+
+    def scan(self) -> pl.LazyFrame:
+        """Every bucket's rows."""
+        files = [path for paths in self._files for path in paths]
+        if self._frames or not files:
+            return pl.concat([pl.DataFrame(schema=self._schema), *self._frames]).lazy()
+        return pl.scan_parquet(files)
+
+    def take(self, bucket: int) -> pl.DataFrame:
+        """One bucket's rows, released from the store."""
+        if self.count == 1:
+            frames, self._frames = self._frames, []
+        else:
+            files, self._files[bucket] = self._files[bucket], []
+            frames = [pl.read_parquet(files)] if files else []
+            for path in files:
+                path.unlink()
+        return pl.concat([pl.DataFrame(schema=self._schema), *frames])
+
+
+def _masked_text(masker: PiiMasker) -> pl.Expr:
+    # Mask first: a phone or handle leading the text becomes a token, and is no formula.
+    return neutralise_formula_expr(masker.mask_text_expr("text")).alias("text_masked")
 
 
 def _screen(
@@ -330,13 +553,10 @@ RESOLVED_BY = ("email", "phone", "handle")
 CUSTOMER_LOOKUP_COLUMNS = ["customer_key", *(f"{kind}_token" for kind in RESOLVED_BY)]
 
 
-def _mask_and_resolve(
-    frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | None
-) -> pl.DataFrame:
-    """Mask text and identifiers; find the CRM customer through account, e-mail, phone or handle."""
+def _resolve(frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | None) -> pl.DataFrame:
+    """Tokenise identifiers; find the CRM customer through account, e-mail, phone or handle (the
+    text is masked later, once per kept record)."""
     frame = frame.with_columns(
-        # Mask first: a phone or handle leading the text becomes a token, and is no formula.
-        neutralise_formula_expr(masker.mask_text_expr("text")).alias("text_masked"),
         masker.token_expr("ACCOUNT", "account_number").alias("__account"),
         masker.token_expr("EMAIL", "email").alias("__email"),
         masker.token_expr("PHONE", "phone").alias("__phone"),
@@ -359,8 +579,7 @@ def _mask_and_resolve(
             resolved.append(pl.col(f"__by_{kind}"))
         frame = frame.hstack(found.select(cs.starts_with("__by_")))
     frame = frame.with_columns(pl.coalesce(resolved).alias("customer_key"))
-    # Only what is masked goes on: the raw text and identifiers are not needed after this (and
-    # are most of the day's memory from here on).
+    # Only tokens go on: the raw identifiers are not needed after this.
     return frame.with_columns(
         pl.coalesce("customer_key", "__email", "__phone", "__handle").alias("contact_token")
-    ).drop("text", "author_name", "email", "phone", "handle", "account_number", cs.starts_with("__"))
+    ).drop("author_name", "email", "phone", "handle", "account_number", cs.starts_with("__"))

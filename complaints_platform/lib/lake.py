@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -85,6 +87,22 @@ def _sweep_stale_temps(target: Path) -> None:
 
 
 @contextmanager
+def scratch_dir(root: Path, purpose: str) -> Iterator[Path]:
+    """A private folder inside the lake for a step's spilled rows (which may hold unmasked text, as
+    bronze does), removed when the step is done. One a killed run left is removed by the next run
+    once it is STALE_TEMP_AGE old (a live run's folder changes as it spills)."""
+    cutoff = time.time() - STALE_TEMP_AGE.total_seconds()
+    for leftover in root.glob(f".{purpose}-*"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+    with tempfile.TemporaryDirectory(dir=root, prefix=f".{purpose}-") as folder:
+        yield Path(folder)
+
+
+@contextmanager
 def atomic_path(target: Path, private: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success fsync it and rename it over ``target``."""
     if private:
@@ -126,6 +144,11 @@ class StagedFiles:
         self.discard()
 
     def write_parquet(self, frame: pl.DataFrame, target: Path) -> Path:
+        return self.write_with(target, lambda tmp: frame.write_parquet(tmp, compression="zstd", statistics=True))
+
+    def write_with(self, target: Path, write: Callable[[Path], object]) -> Path:
+        """Stage the file ``write`` writes at the path it is given (``write_parquet`` for a frame;
+        ``write_sorted_parquet`` for files too large to hold)."""
         target.parent.mkdir(parents=True, exist_ok=True)
         # A run killed by SIGKILL or a lost machine leaves its staged files behind; the next run to
         # stage the same partition removes those a day old. This run's own stay young.
@@ -135,7 +158,7 @@ class StagedFiles:
             os.utime(staged, (now, now))
         tmp = _temp_beside(target)
         try:
-            frame.write_parquet(tmp, compression="zstd", statistics=True)
+            write(tmp)
             fsync_path(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -217,6 +240,27 @@ def read_parquet_files(files: list[Path], schema: dict[str, pl.DataType]) -> pl.
     if not files:
         return pl.DataFrame(schema=schema)
     return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+
+
+def parquet_rows(files: list[Path]) -> int:
+    """Rows in Parquet ``files``, from their footers (no data read)."""
+    if not files:
+        return 0
+    import duckdb
+
+    with duckdb.connect() as con:
+        return int(con.execute("select sum(num_rows) from parquet_file_metadata(?)", [[str(f) for f in files]]).fetchone()[0])
+
+
+def write_sorted_parquet(files: list[Path], target: Path, order: list[str], spill: Path, memory_limit: str = "1GB") -> None:
+    """The rows of Parquet ``files`` (one schema), sorted by ``order``, written to ``target`` as one
+    file (zstd): by DuckDB, whose sort spills to ``spill`` beyond ``memory_limit``, so the rows need
+    not fit in memory. Timestamps with a time zone stay UTC instants; polars reads the file back in
+    the files' own types."""
+    import duckdb
+
+    with duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)}) as con:
+        con.read_parquet([str(f) for f in files]).order(", ".join(order)).write_parquet(str(target), compression="zstd")
 
 
 def silver_glob(root: Path, asset: str) -> str:

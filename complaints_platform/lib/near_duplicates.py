@@ -66,6 +66,9 @@ PAIR_SCHEMA: dict[str, pl.DataType] = {
 }
 # The review queue: pairs in the grey band, each with the id a person accepts or rejects.
 REVIEW_SCHEMA: dict[str, pl.DataType] = {"pair_id": pl.String(), **PAIR_SCHEMA}
+# The review queue's order: by day, the most similar first (then by pair, so that it is one order).
+REVIEW_ORDER = ["received_date", "similarity", "pair_id"]
+REVIEW_DESCENDING = [False, True, False]
 # A person's decisions on pairs (the latest per pair counts).
 DECISIONS_SCHEMA: dict[str, pl.DataType] = {
     "pair_id": pl.String(), "complaint_id": pl.String(), "candidate_of": pl.String(), "decision": pl.String(),
@@ -227,12 +230,16 @@ def _csr(rows: pl.Series, columns: pl.Series, values: pl.Series, shape: tuple[in
     return sp.csr_matrix((values.to_numpy(), (rows.to_numpy(), columns.to_numpy())), shape=shape, dtype=np.float32)
 
 
-def find_pairs(complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[str] = frozenset()) -> pl.DataFrame:
+def find_pairs(
+    complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[str] = frozenset(), corpus: pl.Series | None = None
+) -> pl.DataFrame:
     """Candidate pairs (earlier, later) of one contact within WINDOW, with their similarity.
 
     ``complaints`` has COMPLAINT_COLUMNS plus ``is_new`` (False for complaints of earlier days,
     which can only be the earlier side of a pair). ``exclude_contacts``: tokens that are not
-    customers (the brand's own accounts, whose replies repeat by design)."""
+    customers (the brand's own accounts, whose replies repeat by design). ``corpus``: normalised
+    texts to take document frequencies from (``similarity``); by default a sample of the
+    complaints' own, so a part of a day given the day's corpus scores its pairs as the whole day would."""
     order = ["contact_token", "received_at", "complaint_id"]
     customers = complaints.filter(
         pl.col("contact_token").is_not_null() & ~pl.col("contact_token").is_in(list(exclude_contacts))
@@ -267,21 +274,17 @@ def find_pairs(complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[
         )
         .to_series()
     )
-    # Pairs stop at the first k at which no contact has one in reach (then none usually has one
-    # further back; in a small batch received out of event order one could, but the decisions stay
-    # as they were), ordered by k, then the later record's place.
-    reached = set(lags.get_column("k").unique().to_list())
-    first_unreached = next(k for k in range(1, MAX_EARLIER + 2) if k not in reached)
-    lags = lags.filter(pl.col("k") < first_unreached).sort("k", "row")
+    # Ordered by k, then the later record's place.
+    lags = lags.sort("k", "row")
     earlier = blocked.gather(lags["row"] - lags["k"]).select(pl.all().name.prefix("e_"))
     pairs = pl.concat([lags, blocked.gather(lags["row"]), earlier], how="horizontal")
     if not pairs.height:
         return pl.DataFrame(schema={**PAIR_SCHEMA, "identical": pl.Boolean})
-    # Document frequencies from all the batch's texts (the sample, if drawn, in the order above).
-    texts = customers.get_column("text_masked")
-    if texts.len() > IDF_SAMPLE:
-        texts = _idf_sample(customers.select(pl.col("text_masked").sort_by(order)).to_series())
-    corpus = texts.to_frame().select(normalised_text("text_masked")).to_series()
+    if corpus is None:  # document frequencies from all the batch's texts (the sample, if drawn, in the order above)
+        texts = customers.get_column("text_masked")
+        if texts.len() > IDF_SAMPLE:
+            texts = _idf_sample(customers.select(pl.col("text_masked").sort_by(order)).to_series())
+        corpus = texts.to_frame().select(normalised_text("text_masked")).to_series()
     # Scored in the order of the later record, so a block holds a few contacts' records whole and
     # vectorises each of their texts once, not once per block it appears in (at 1M records 487k
     # texts vectorised instead of 845k). A pair's score depends on its two texts and the corpus
@@ -372,7 +375,7 @@ def resolve(pairs: pl.DataFrame, decisions: pl.DataFrame | None = None, threshol
         )
         .select(list(REVIEW_SCHEMA))
         .cast(REVIEW_SCHEMA)
-        .sort(["received_date", "similarity"], descending=[False, True])
+        .sort(REVIEW_ORDER, descending=REVIEW_DESCENDING)
     )
     return Resolution(links=links, review=review)
 

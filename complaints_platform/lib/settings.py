@@ -72,6 +72,9 @@ class Settings:
     # The brand's own social accounts: their replies repeat by design and are never merged.
     brand_handles: tuple[str, ...] = ()
     duplicate_merge_at: float = 0.75
+    # Records received a day that the cleaned layer cleans in one bucket (a larger day is spilled
+    # to Parquet and cleaned a bucket at a time, in bounded memory).
+    cleaning_rows_per_bucket: int = 1_000_000
     duplicate_review_at: float = 0.50
     # Case statuses accepted beyond the standard ones (lib/cleaning.py ALLOWED_STATUSES).
     extra_statuses: tuple[str, ...] = ()
@@ -130,6 +133,9 @@ class Settings:
             duplicate_review_at=float(
                 _lookup("COMPLAINTS_DUPLICATE_REVIEW_AT", file_values, str(cls.duplicate_review_at))
             ),
+            cleaning_rows_per_bucket=int(
+                _lookup("COMPLAINTS_CLEANING_ROWS_PER_BUCKET", file_values, str(cls.cleaning_rows_per_bucket))
+            ),
             executor=_lookup("COMPLAINTS_EXECUTOR", file_values, cls.executor),
         )
 
@@ -153,6 +159,8 @@ class Settings:
             raise MissingSetting("COMPLAINTS_SMS_API_PAGE_SIZE must be from 1 to 500 (the API's limit)")
         if self.executor not in EXECUTORS:
             raise MissingSetting(f"COMPLAINTS_EXECUTOR={self.executor!r} is not one of {', '.join(EXECUTORS)}")
+        if self.cleaning_rows_per_bucket < 1:
+            raise MissingSetting("COMPLAINTS_CLEANING_ROWS_PER_BUCKET must be a positive number of records")
         if not 1 <= self.fiscal_year_start_month <= 12:
             raise MissingSetting("COMPLAINTS_FISCAL_YEAR_START_MONTH must be a month number, 1 to 12")
 

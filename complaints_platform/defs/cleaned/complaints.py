@@ -5,6 +5,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -14,8 +15,15 @@ from complaints_platform.defs.resources import CleaningResource, LakeResource, P
 from complaints_platform.defs.staging import commit_if_passed
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.bronze import bronze_schema
-from complaints_platform.lib.cleaning import CUSTOMER_LOOKUP_COLUMNS, CleanedDay, clean_complaints
+from complaints_platform.lib.cleaning import (
+    CLEANED_ORDER,
+    CUSTOMER_LOOKUP_COLUMNS,
+    combine_duplicates,
+    combine_review,
+    screen_day,
+)
 from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS
+from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.quality import (
     VOLUME_HISTORY_DAYS,
     VOLUME_MIN_HISTORY,
@@ -169,19 +177,10 @@ def complaints_cleaned(
                 if customers_file.exists()
                 else pl.DataFrame(schema={c: CUSTOMERS_SCHEMA[c] for c in CUSTOMER_LOOKUP_COLUMNS})
             )
-            result = clean_complaints(
-                _bronze_chunks(lake.root, day), masker, customers, _prior_days(lake.root, day, known_days, staged), decisions,
-                cleaning.thresholds(), brand, extra_statuses=tuple(cleaning.extra_statuses),
+            prior = _prior_days(lake.root, day, known_days, staged)
+            summaries[day] = _clean_day(
+                lake.root, day, staged, masker, customers, prior, decisions, cleaning, brand, context.log
             )
-            summaries[day] = _DaySummary.of(day, result, customers)
-            for asset, frame in (
-                ("complaints_cleaned", result.cleaned),
-                ("complaints_quarantine", result.quarantine),
-                ("complaint_duplicates", result.duplicates),
-                (REVIEW_QUEUE_ASSET, result.review),
-            ):
-                staged.write_parquet(frame, lakelib.silver_partition_path(lake.root, asset, day))
-            del result
         run = _RunSummary(list(summaries.values()))
         checks = [
             dg.AssetCheckResult(
@@ -212,6 +211,8 @@ def complaints_cleaned(
             **{f"{k}_records": v for k, v in totals.items()},
             "by_channel": run.counts("by_channel"),
             "known_customers": run.total("known_customers"),
+            # More than one: the day was larger than COMPLAINTS_CLEANING_ROWS_PER_BUCKET and spilled.
+            "buckets_per_day": {d.day: d.buckets for d in run.days},
             "preview": dg.MetadataValue.md(run.preview("cleaned_preview")),
         },
     )
@@ -242,6 +243,74 @@ def complaints_cleaned(
     )
 
 
+def _clean_day(
+    root: Path, day: str, staged: lakelib.StagedFiles, masker: PiiMasker, customers: pl.DataFrame, prior: pl.LazyFrame,
+    decisions: pl.DataFrame, cleaning: CleaningResource, brand: frozenset[str], log,
+) -> "_DaySummary":
+    """Clean one day a bucket at a time (lib/cleaning.py, ``screen_day``) and stage its four files;
+    only the day's summary is kept. A day of more records than a bucket holds is spilled to Parquet
+    in a private folder inside the lake (``lake.scratch_dir``), removed after."""
+    received = sum(lakelib.parquet_rows(lakelib.bronze_files_for_day(root, asset, day)) for asset in BRONZE_ASSETS.values())
+    buckets = cleaning.buckets(received)
+    customer_keys = customers.get_column("customer_key").drop_nulls().unique()
+    with lakelib.scratch_dir(root, "cleaning") as spill:
+        screened = screen_day(
+            _bronze_chunks(root, day), masker, customers, brand, tuple(cleaning.extra_statuses), buckets, spill
+        )
+        parts, duplicates, review = [], [], []
+        for n, bucket in enumerate(screened.clean(prior, decisions, cleaning.thresholds())):
+            parts.append(_CleanedStats.of(bucket.cleaned, customer_keys))
+            duplicates.append(bucket.duplicates)
+            review.append(bucket.review)
+            if buckets == 1:
+                cleaned = bucket.cleaned
+            else:
+                bucket.cleaned.write_parquet(spill / f"cleaned-{n}.parquet", compression="lz4")
+            del bucket
+        target = lakelib.silver_partition_path(root, "complaints_cleaned", day)
+        if buckets == 1:
+            staged.write_parquet(cleaned, target)
+            del cleaned
+        else:
+            files = [spill / f"cleaned-{n}.parquet" for n in range(buckets)]
+            staged.write_with(target, lambda tmp: lakelib.write_sorted_parquet(files, tmp, CLEANED_ORDER, spill))
+    if buckets > 1:
+        log.info(f"{day}: {received:,} records cleaned in {buckets} buckets")
+    duplicates, review = combine_duplicates(duplicates), combine_review(review)
+    for asset, frame in (
+        ("complaints_quarantine", screened.quarantine),
+        ("complaint_duplicates", duplicates),
+        (REVIEW_QUEUE_ASSET, review),
+    ):
+        staged.write_parquet(frame, lakelib.silver_partition_path(root, asset, day))
+    return _DaySummary.of(day, screened.received, parts, screened.quarantine, duplicates, review, customer_keys.len(), buckets)
+
+
+@dataclass
+class _CleanedStats:
+    """What the checks and metadata need of cleaned rows, taken a bucket at a time."""
+
+    contract: ValidationResult
+    references: ValidationResult
+    leaks: pl.DataFrame
+    channels: pl.DataFrame  # channel, records
+    known_customers: int
+    preview: pl.DataFrame
+
+    @classmethod
+    def of(cls, cleaned: pl.DataFrame, customer_keys: pl.Series) -> "_CleanedStats":
+        return cls(
+            # A complaint id is unique within its receipt day (a record updated on a later day is
+            # that day's version of the complaint); every copy of one is in one bucket.
+            contract=validate(cleaned_contract(), cleaned),
+            references=validate(customer_reference_contract(customer_keys.to_list()), cleaned),
+            leaks=unmasked_pii_rows(cleaned, ["text_masked"]),
+            channels=_channel_counts(cleaned),
+            known_customers=cleaned.filter(pl.col("customer_key").is_not_null()).height,
+            preview=cleaned.select("channel", "event_at", "text_masked").head(PREVIEW_ROWS),
+        )
+
+
 @dataclass
 class _DaySummary:
     """What the run's checks and metadata need of one cleaned day, once its frames are gone."""
@@ -259,36 +328,40 @@ class _DaySummary:
     known_customers: int
     review_pairs: int
     customers_in_snapshot: int
+    buckets: int
     received_by_channel: pl.DataFrame
     cleaned_preview: pl.DataFrame
     review_preview: pl.DataFrame
 
     @classmethod
-    def of(cls, day: str, result: CleanedDay, customers: pl.DataFrame) -> "_DaySummary":
-        cleaned = result.cleaned
-        customer_keys = customers.get_column("customer_key").drop_nulls().unique()
-        leaks = pl.concat(
-            [unmasked_pii_rows(cleaned, ["text_masked"]), unmasked_pii_rows(result.quarantine, ["raw_masked"])]
-        )
+    def of(
+        cls, day: str, received: int, cleaned: "list[_CleanedStats]", quarantine: pl.DataFrame, duplicates: pl.DataFrame,
+        review: pl.DataFrame, customers_in_snapshot: int, buckets: int,
+    ) -> "_DaySummary":
+        channels = pl.concat([part.channels for part in cleaned]).group_by("channel").agg(pl.col("records").sum())
+        kept = int(channels.get_column("records").sum())
+        leaks = pl.concat([*(part.leaks for part in cleaned), unmasked_pii_rows(quarantine, ["raw_masked"])])
+        accounting = {
+            "received": received, "cleaned": kept, "quarantined": quarantine.height, "duplicates": duplicates.height,
+        }
         return cls(
             day=day,
-            accounting=result.accounting(),
-            balanced=result.balanced,
-            # Per day: a complaint id is unique within its receipt day (a record updated on a
-            # later day is that day's version of the complaint).
-            contract=validate(cleaned_contract(), cleaned),
-            references=validate(customer_reference_contract(customer_keys.to_list()), cleaned),
+            accounting=accounting,
+            balanced=received == kept + quarantine.height + duplicates.height,
+            contract=ValidationResult.combine(part.contract for part in cleaned),
+            references=ValidationResult.combine(part.references for part in cleaned),
             leaks=leaks.height,
             leak_kinds=_counts(leaks, "kinds"),
-            by_channel=_counts(cleaned, "channel"),
-            quarantine_rules=_counts(result.quarantine, "rule"),
-            duplicate_rules=_counts(result.duplicates, "rule"),
-            known_customers=cleaned.filter(pl.col("customer_key").is_not_null()).height,
-            review_pairs=result.review.height,
-            customers_in_snapshot=customer_keys.len(),
-            received_by_channel=_received_by_channel(day, cleaned, result.quarantine, result.duplicates),
-            cleaned_preview=cleaned.select("channel", "event_at", "text_masked").head(PREVIEW_ROWS),
-            review_preview=result.review.select("pair_id", "similarity", "text_masked", "candidate_text_masked").head(PREVIEW_ROWS),
+            by_channel=dict(channels.sort("records", "channel", descending=[True, False]).iter_rows()),
+            quarantine_rules=_counts(quarantine, "rule"),
+            duplicate_rules=_counts(duplicates, "rule"),
+            known_customers=sum(part.known_customers for part in cleaned),
+            review_pairs=review.height,
+            customers_in_snapshot=customers_in_snapshot,
+            buckets=buckets,
+            received_by_channel=_received_by_channel(day, channels, _channel_counts(quarantine), _channel_counts(duplicates)),
+            cleaned_preview=pl.concat([part.preview for part in cleaned]).sort("event_at").head(PREVIEW_ROWS),
+            review_preview=review.select("pair_id", "similarity", "text_masked", "candidate_text_masked").head(PREVIEW_ROWS),
         )
 
 
@@ -352,7 +425,7 @@ def _volume_check(root, received: dict[str, pl.DataFrame]) -> dg.AssetCheckResul
         day = (first - timedelta(days=n)).isoformat()
         parts = [lakelib.silver_partition_path(root, a, day) for a in ("complaints_cleaned", "complaints_quarantine", "complaint_duplicates")]
         if all(p.exists() for p in parts):
-            frames.append(_received_by_channel(day, *(pl.read_parquet(p, columns=["channel"]) for p in parts)))
+            frames.append(_received_by_channel(day, *(_channel_counts(pl.read_parquet(p, columns=["channel"])) for p in parts)))
     counts = pl.concat(frames)
     today = datetime.now(timezone.utc).date().isoformat()
     judged = [volume_anomalies(counts, day).with_columns(pl.lit(day).alias("day")) for day in received if day < today]
@@ -380,11 +453,17 @@ def _volume_check(root, received: dict[str, pl.DataFrame]) -> dg.AssetCheckResul
     )
 
 
-def _received_by_channel(day: str, *frames: pl.DataFrame) -> pl.DataFrame:
+def _channel_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """channel, records: rows of ``frame`` per channel."""
+    return frame.group_by("channel").agg(pl.len().cast(pl.Int64).alias("records"))
+
+
+def _received_by_channel(day: str, *counts: pl.DataFrame) -> pl.DataFrame:
+    """The day's records per channel, from the counts (``_channel_counts``) of its outcomes."""
     return (
-        pl.concat([f.select("channel") for f in frames])
+        pl.concat(counts)
         .group_by("channel")
-        .agg(pl.len().cast(pl.Int64).alias("records"))
+        .agg(pl.col("records").sum())
         .with_columns(pl.lit(day).alias("day"))
     )
 
