@@ -208,6 +208,37 @@ def test_a_rerun_reuses_the_teachers_verdicts_and_asks_only_about_new_or_changed
     assert other.filter(pl.col("category_path") == "teacher").height == len(unsure)
 
 
+def test_a_day_categorised_in_batches_is_the_day_categorised_whole(student, heldout):
+    """Two passes over batches of 7 rows: the teacher gets the day's least sure texts (not each
+    batch's), earlier verdicts and corrections apply across batches, and every row is as when the
+    day is one frame."""
+    texts = heldout[0][:200]
+    _, confidence = cat.predict_categories(student, texts)
+    unsure = np.flatnonzero(np.asarray(confidence) < student.routing_threshold)
+    cap = len(unsure) - 3
+    cleaned = _cleaned(texts)
+    first = cat.categorise(cleaned, student, _RecordingTeacher(), max_teacher=cap - 2)
+    corrections = pl.DataFrame({"complaint_id": ["c001", "c150"], "category": ["other", "billing_payment"]})
+    again = cleaned.with_columns(
+        pl.when(pl.col("complaint_id") == cleaned["complaint_id"][int(unsure[0])])
+        .then(pl.col("text_masked") + " (updated)").otherwise(pl.col("text_masked")).alias("text_masked")
+    )
+    whole_teacher, batched_teacher = _RecordingTeacher(), _RecordingTeacher()
+    whole = cat.categorise(again, student, whole_teacher, cap, corrections, first.lazy())
+    reads = []
+
+    def read(columns):
+        reads.append(columns)
+        frame = again.select(columns or again.columns)
+        return (frame.slice(start, 7) for start in range(0, frame.height, 7))
+
+    batches = list(cat.categorise_batches(read, student, batched_teacher, cap, corrections, first.lazy()))
+    assert reads == [["complaint_id", "text_masked"], None] and len(batches) == 29
+    assert batched_teacher.asked == whole_teacher.asked and batched_teacher.asked
+    assert pl.concat(batches).equals(whole)
+    assert set(whole["category_path"]) == {"student", "teacher", "correction"}
+
+
 # --- not a complaint ------------------------------------------------------------------------------
 
 

@@ -184,6 +184,43 @@ def test_read_parquet_files(tmp_path):
 # --- windows -----------------------------------------------------------------------------------
 
 
+def test_frames_written_as_they_come_read_back_in_batches(tmp_path):
+    schema = {"id": pl.String, "at": pl.Datetime("us", "UTC"), "n": pl.Int32}
+    at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    frames = [pl.DataFrame({"id": [f"r{i}", f"s{i}"], "at": [at, at + timedelta(hours=i)], "n": [i, None]}, schema=schema) for i in range(3)]
+    target = tmp_path / "out.parquet"
+    lake.write_parquet_batches(iter(frames), target, schema)
+    whole = pl.concat(frames)
+    assert pl.read_parquet(target).equals(whole) and pl.read_parquet(target).schema == pl.Schema(schema)
+    batches = list(lake.parquet_batches(target, None, 4))
+    assert [b.height for b in batches] == [4, 2] and pl.concat(batches).equals(whole)
+    assert pl.concat(lake.parquet_batches(target, ["n"], 5)).equals(whole.select("n"))
+    assert lake.parquet_rows([target, target]) == 12 and lake.parquet_rows([]) == 0
+
+    lake.write_parquet_batches(iter([]), target, schema)  # nothing: an empty file of the schema
+    assert pl.read_parquet(target).schema == pl.Schema(schema) and pl.read_parquet(target).height == 0
+
+
+def test_files_sorted_together_beyond_memory(tmp_path):
+    """write_sorted_parquet: the rows of several files in one order, in a file polars reads back in
+    the same types (DuckDB writes it, spilling to the folder given)."""
+    schema = {"at": pl.Datetime("us", "UTC"), "id": pl.String, "n": pl.Int32}
+    at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    parts = [
+        pl.DataFrame({"at": [at + timedelta(minutes=m) for m in minutes], "id": ids, "n": [1] * len(ids)}, schema=schema)
+        for minutes, ids in (([5, 1, 1], ["b", "z", "a"]), ([3, 1], ["c", "m"]))
+    ]
+    files = []
+    for n, part in enumerate(parts):
+        files.append(tmp_path / f"part-{n}.parquet")
+        part.write_parquet(files[-1])
+    lake.write_sorted_parquet(files, tmp_path / "sorted.parquet", ["at", "id"], tmp_path)
+    result = pl.read_parquet(tmp_path / "sorted.parquet")
+    assert result.schema == pl.Schema(schema)
+    assert result.equals(pl.concat(parts).sort("at", "id"))
+    assert result["id"].to_list() == ["a", "m", "z", "c", "b"]
+
+
 def test_split_windows():
     start = _utc(2026, 11, 21, 14)
     assert lake.split_windows(start, start + timedelta(hours=1), 15) == [

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
@@ -440,27 +441,60 @@ def predict_routed(
     ``known``: the teacher's earlier verdicts on these very texts, as two arrays (the index in
     CATEGORIES per text, -1 where there is none; the confidence per text); those are reused, not
     asked again, and do not count against ``max_teacher``."""
-    labels, confidence = _predict_student(model, texts)
-    path = np.full(len(labels), PATH_STUDENT, dtype=object)
-    if teacher is None or not len(labels):
-        return [CATEGORIES[i] for i in labels], confidence, path.tolist()
-    unsure = confidence < model.routing_threshold
-    if known is not None:
-        known_labels, known_confidence = known
-        reused = known_labels >= 0
-        labels[reused] = known_labels[reused]
-        confidence[reused] = known_confidence[reused]
-        path[reused] = PATH_TEACHER
-        unsure &= ~reused
-    unsure = np.flatnonzero(unsure)
-    unsure = unsure[np.argsort(confidence[unsure], kind="stable")][:max_teacher]
-    if len(unsure):
-        texts = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
-        proba = teacher.probabilities(texts.gather(unsure).to_list())
-        labels[unsure] = proba.argmax(axis=1)
-        confidence[unsure] = proba.max(axis=1)
-        path[unsure] = PATH_TEACHER
+    routing = _Routing(model, teacher, max_teacher)
+    routing.add(texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String), known)
+    labels, confidence, path = routing.finish()
     return [CATEGORIES[i] for i in labels], confidence, path.tolist()
+
+
+class _Routing:
+    """``predict_routed`` over texts given a batch at a time: the student's answers for every text,
+    and the texts the teacher will see, chosen over all batches (the least confident unsure ones,
+    at most ``max_teacher``: only those texts are kept, not the batches')."""
+
+    def __init__(self, model: CategoryModel, teacher=None, max_teacher: int | None = None) -> None:
+        self.model, self.teacher, self.max_teacher = model, teacher, max_teacher
+        self._labels: list[np.ndarray] = []
+        self._confidence: list[np.ndarray] = []
+        self._reused: list[np.ndarray] = []
+        self._unsure = pl.DataFrame(schema={"row": pl.Int64, "confidence": pl.Float64, "text": pl.String})
+        self._rows = 0
+
+    def add(self, texts: pl.Series, known=None) -> None:
+        labels, confidence = _predict_student(self.model, texts)
+        reused = np.zeros(len(labels), dtype=bool)
+        if self.teacher is not None and len(labels):
+            if known is not None:
+                known_labels, known_confidence = known
+                reused = known_labels >= 0
+                labels[reused] = known_labels[reused]
+                confidence[reused] = known_confidence[reused]
+            unsure = np.flatnonzero((confidence < self.model.routing_threshold) & ~reused)
+            # Least confident first; ties in the order of the texts (as a stable sort of them all).
+            self._unsure = pl.concat([
+                self._unsure,
+                pl.DataFrame({"row": unsure + self._rows, "confidence": confidence[unsure], "text": texts.gather(unsure)},
+                             schema=self._unsure.schema),
+            ]).sort("confidence", "row")
+            if self.max_teacher is not None:
+                self._unsure = self._unsure.head(self.max_teacher)
+        self._labels.append(labels)
+        self._confidence.append(confidence)
+        self._reused.append(reused)
+        self._rows += len(labels)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every text's index in CATEGORIES, confidence and path, in the order given."""
+        concat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)  # noqa: E731
+        labels, confidence = concat(self._labels, np.int64), concat(self._confidence, np.float64)
+        path = np.where(concat(self._reused, bool), PATH_TEACHER, PATH_STUDENT).astype(object)
+        if self._unsure.height:
+            rows = self._unsure.get_column("row").to_numpy()
+            proba = self.teacher.probabilities(self._unsure.get_column("text").to_list())
+            labels[rows] = proba.argmax(axis=1)
+            confidence[rows] = proba.max(axis=1)
+            path[rows] = PATH_TEACHER
+        return labels, confidence, path
 
 
 def score(truth: list[str], predicted: list[str]) -> dict[str, Any]:
@@ -577,7 +611,24 @@ def categorise(
 ) -> pl.DataFrame:
     """The cleaned complaints with their category, its confidence, whether it is a complaint at all
     (``other`` is not: replies, marketing, spam, chatter are kept and flagged, never dropped), the
-    path that decided it and the model version.
+    path that decided it and the model version: ``categorise_batches`` over the frame as one batch."""
+    return pl.concat(list(categorise_batches(lambda columns: iter([cleaned.select(columns or cleaned.columns)]),
+                                             model, teacher, max_teacher, corrections, previous)))
+
+
+def categorise_batches(
+    read: Callable[[list[str] | None], Iterator[pl.DataFrame]],
+    model: CategoryModel,
+    teacher=None,
+    max_teacher: int | None = None,
+    corrections: pl.DataFrame | None = None,
+    previous: pl.DataFrame | pl.LazyFrame | None = None,
+) -> Iterator[pl.DataFrame]:
+    """A day's cleaned complaints categorised (see ``categorise``), a batch at a time, in two passes
+    over ``read(columns)`` (the day's batches in one order each time; ``None``: every column), so
+    a day never has to fit in memory: the first reads ids and texts, scores them with the student
+    and picks the teacher's texts over the whole day (the least confident, ``max_teacher`` at
+    most); the second reads whole rows and yields each batch with its categories.
 
     An analyst's correction (``corrections``: complaint_id, category) wins over both paths, with
     confidence 1 and path ``correction``.
@@ -587,53 +638,63 @@ def categorise(
     unchanged is taken from there instead of embedding the text again, so a rerun costs the
     student's time plus the teacher's on new texts only (and texts past an earlier run's
     ``max_teacher`` get their turn)."""
-    texts = cleaned.get_column("text_masked")
-    known = None
-    if teacher is not None and previous is not None:
-        # Lazily: a scan of the last file reads the teacher's few rows, not the day's texts.
-        verdicts = (
-            previous.lazy()
-            .filter((pl.col("category_path") == PATH_TEACHER) & (pl.col("model_version") == model.version))
-            .select(
-                "complaint_id",
-                pl.col("text_masked").alias("_known_text"),
-                pl.col("category").alias("_known"),
-                pl.col("category_confidence").alias("_known_confidence"),
-            )
-            .unique("complaint_id", keep="last")
-            .collect()
+    verdicts = _teacher_verdicts(previous, model) if teacher is not None and previous is not None else None
+    routing = _Routing(model, teacher, max_teacher)
+    for batch in read(["complaint_id", "text_masked"]):
+        routing.add(batch.get_column("text_masked"), _known(batch, verdicts) if verdicts is not None else None)
+    labels, confidence, path = routing.finish()
+    names = np.asarray(CATEGORIES, dtype=object)
+    fixed = corrections.select("complaint_id", pl.col("category").alias("_corrected")) if corrections is not None and corrections.height else None
+    start = 0
+    for batch in read(None):
+        end = start + batch.height
+        frame = batch.with_columns(
+            pl.Series("category", names[labels[start:end]], dtype=pl.String),
+            pl.Series("category_confidence", confidence[start:end], dtype=pl.Float64),
+            pl.Series("category_path", path[start:end], dtype=pl.String),
+            pl.lit(model.version).alias("model_version"),
         )
-        # Joined on the id alone and the text compared beside it: a join on the text would copy the
-        # day's texts once more.
-        unchanged = pl.col("_known_text") == pl.col("text_masked")
-        matched = (
-            cleaned.select("complaint_id")
-            .join(verdicts, on="complaint_id", how="left", maintain_order="left")
-            .with_columns(texts)
-            .select(
-                pl.when(unchanged)
-                .then(pl.col("_known"))
-                .replace_strict(CATEGORIES, list(range(len(CATEGORIES))), default=-1, return_dtype=pl.Int64),
-                pl.when(unchanged).then(pl.col("_known_confidence")).fill_null(0.0),
+        start = end
+        if fixed is not None:
+            frame = frame.join(fixed, on="complaint_id", how="left", maintain_order="left").with_columns(
+                pl.coalesce("_corrected", "category").alias("category"),
+                pl.when(pl.col("_corrected").is_not_null()).then(1.0).otherwise(pl.col("category_confidence")).alias("category_confidence"),
+                pl.when(pl.col("_corrected").is_not_null()).then(pl.lit("correction")).otherwise(pl.col("category_path")).alias("category_path"),
             )
+        yield frame.with_columns(is_complaint_expr()).cast(CATEGORISED_SCHEMA).select(list(CATEGORISED_SCHEMA))
+    if start != len(labels):
+        raise RuntimeError(f"the second pass read {start} rows, the first {len(labels)}")
+
+
+def _teacher_verdicts(previous: pl.DataFrame | pl.LazyFrame, model: CategoryModel) -> pl.DataFrame:
+    """The teacher's verdicts of the last run under this model version (lazily: a scan of the last
+    file reads the teacher's few rows, not the day's texts)."""
+    return (
+        previous.lazy()
+        .filter((pl.col("category_path") == PATH_TEACHER) & (pl.col("model_version") == model.version))
+        .select(
+            "complaint_id",
+            pl.col("text_masked").alias("_known_text"),
+            pl.col("category").alias("_known"),
+            pl.col("category_confidence").alias("_known_confidence"),
         )
-        known = tuple(matched.get_column(c).to_numpy().astype(dtype) for c, dtype in (("_known", np.int64), ("_known_confidence", np.float64)))
-        del matched
-    labels, confidence, path = predict_routed(model, texts, teacher, max_teacher, known)
-    frame = cleaned.with_columns(
-        pl.Series("category", labels, dtype=pl.String),
-        pl.Series("category_confidence", confidence, dtype=pl.Float64),
-        pl.Series("category_path", path, dtype=pl.String),
-        pl.lit(model.version).alias("model_version"),
+        .unique("complaint_id", keep="last")
+        .collect()
     )
-    if corrections is not None and corrections.height:
-        fixed = corrections.select("complaint_id", pl.col("category").alias("_corrected"))
-        frame = frame.join(fixed, on="complaint_id", how="left", maintain_order="left").with_columns(
-            pl.coalesce("_corrected", "category").alias("category"),
-            pl.when(pl.col("_corrected").is_not_null()).then(1.0).otherwise(pl.col("category_confidence")).alias("category_confidence"),
-            pl.when(pl.col("_corrected").is_not_null()).then(pl.lit("correction")).otherwise(pl.col("category_path")).alias("category_path"),
-        )
-    return frame.with_columns(is_complaint_expr()).cast(CATEGORISED_SCHEMA).select(list(CATEGORISED_SCHEMA))
+
+
+def _known(batch: pl.DataFrame, verdicts: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_routed``'s ``known`` for a batch (complaint_id, text_masked): the verdict where the
+    complaint's text is unchanged. Joined on the id alone and the text compared beside it: a join
+    on the text would copy the texts once more."""
+    unchanged = pl.col("_known_text") == pl.col("text_masked")
+    matched = batch.join(verdicts, on="complaint_id", how="left", maintain_order="left").select(
+        pl.when(unchanged)
+        .then(pl.col("_known"))
+        .replace_strict(CATEGORIES, list(range(len(CATEGORIES))), default=-1, return_dtype=pl.Int64),
+        pl.when(unchanged).then(pl.col("_known_confidence")).fill_null(0.0),
+    )
+    return tuple(matched.get_column(c).to_numpy().astype(dtype) for c, dtype in (("_known", np.int64), ("_known_confidence", np.float64)))
 
 
 def is_complaint_expr() -> pl.Expr:

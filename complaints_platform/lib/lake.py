@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -252,6 +252,37 @@ def parquet_rows(files: list[Path]) -> int:
         return int(con.execute("select sum(num_rows) from parquet_file_metadata(?)", [[str(f) for f in files]]).fetchone()[0])
 
 
+def parquet_batches(path: Path, columns: list[str] | None, rows: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file's rows in order, ``rows`` at a time (``columns``: only those; None: all), read
+    a batch at a time."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as file:
+        for batch in file.iter_batches(batch_size=rows, columns=columns):
+            yield pl.from_arrow(batch)
+
+
+def write_parquet_batches(frames: Iterable[pl.DataFrame], target: Path, schema: dict[str, pl.DataType]) -> None:
+    """Frames of ``schema`` written to ``target`` as one Parquet file (zstd, with statistics) as
+    they come, so that they are never all in memory; no frames: an empty file of ``schema``."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for frame in frames:
+            table = frame.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(target, table.schema, compression="zstd", write_statistics=True)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pl.DataFrame(schema=schema).write_parquet(target, compression="zstd", statistics=True)
+
+
 def write_sorted_parquet(files: list[Path], target: Path, order: list[str], spill: Path, memory_limit: str = "1GB") -> None:
     """The rows of Parquet ``files`` (one schema), sorted by ``order``, written to ``target`` as one
     file (zstd): by DuckDB, whose sort spills to ``spill`` beyond ``memory_limit``, so the rows need
@@ -260,7 +291,7 @@ def write_sorted_parquet(files: list[Path], target: Path, order: list[str], spil
     import duckdb
 
     with duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)}) as con:
-        con.read_parquet([str(f) for f in files]).order(", ".join(order)).write_parquet(str(target), compression="zstd")
+        con.read_parquet([str(f) for f in files]).order(", ".join(f'"{column}"' for column in order)).write_parquet(str(target), compression="zstd")
 
 
 def silver_glob(root: Path, asset: str) -> str:

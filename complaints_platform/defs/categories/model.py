@@ -15,7 +15,7 @@ from complaints_platform.defs.resources import LakeResource
 from complaints_platform.defs.staging import commit_if_passed
 from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.quality import CATEGORISED_CONTRACT, ValidationResult, validate
-from complaints_platform.lib.silver import CLEANED_SCHEMA, NOT_A_COMPLAINT
+from complaints_platform.lib.silver import CATEGORISED_SCHEMA, CLEANED_SCHEMA, NOT_A_COMPLAINT
 
 if TYPE_CHECKING:
     from complaints_platform.lib import categories as cat
@@ -32,6 +32,8 @@ CATEGORISED_CHECK = "categorised_contract"
 # What a rerun of a day reads of its last categorisation (the teacher's verdicts are reused).
 REUSED_COLUMNS = ["complaint_id", "text_masked", "category", "category_confidence", "category_path", "model_version"]
 PROMOTION_CHECK = "candidate_not_worse"
+# Cleaned rows categorised at once (a 10M day is 20 batches).
+CATEGORISE_BATCH_ROWS = 500_000
 
 
 def model_root(lake: LakeResource):
@@ -61,6 +63,13 @@ def _silver_frame(lake: LakeResource, asset: str, columns: list[str]) -> pl.Data
     if not files:
         return pl.DataFrame(schema={c: pl.String() for c in columns})
     return pl.concat([pl.read_parquet(f, columns=columns) for f in files])
+
+
+def _batches_of(source):
+    """``categorise_batches``' reader of a day's cleaned file (none: an empty day)."""
+    if source.exists():
+        return lambda columns: lakelib.parquet_batches(source, columns, CATEGORISE_BATCH_ROWS)
+    return lambda columns: iter([pl.DataFrame(schema=CLEANED_SCHEMA).select(columns or list(CLEANED_SCHEMA))])
 
 
 @dg.asset(
@@ -222,26 +231,32 @@ def complaints_categorised(context: dg.AssetExecutionContext, lake: LakeResource
         raise dg.Failure("no category model yet: materialize category_model first")
     teacher, corrections = Teacher(), read_corrections(lake)
     window = context.partition_time_window
-    # A day at a time, staged (as the cleaned layer): a backfill holds one day in memory, and
-    # nothing is put in place unless every day passes the blocking contract.
+    # A day at a time, staged (as the cleaned layer), and each day in batches of rows read from
+    # its cleaned file twice (lib/categories.py, categorise_batches) and written as they come: a
+    # backfill holds one batch in memory, and nothing is put in place unless every day passes the
+    # blocking contract (checked batch by batch; the cleaned contract already made ids unique).
     contracts, rows, confidence = [], 0, 0.0
     by_category: Counter[str] = Counter()
     by_path: Counter[str] = Counter()
-    with lakelib.StagedFiles() as staged:
-        for day in lakelib.days_between(window.start, window.end):
-            source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
-            cleaned = pl.read_parquet(source) if source.exists() else pl.DataFrame(schema=CLEANED_SCHEMA)
-            target = lakelib.silver_partition_path(lake.root, "complaints_categorised", day)
-            previous = pl.scan_parquet(target).select(REUSED_COLUMNS) if target.exists() else None
-            frame = cat.categorise(cleaned, model, teacher, MAX_TEACHER_PER_RUN, corrections, previous)
-            del cleaned, previous
+
+    def checked(batches):
+        nonlocal rows, confidence
+        for frame in batches:
             contracts.append(validate(CATEGORISED_CONTRACT, frame))
             rows += frame.height
             confidence += float(frame.get_column("category_confidence").sum() or 0.0)
             by_category.update(dict(frame.group_by("category").len().iter_rows()))
             by_path.update(dict(frame.group_by("category_path").len().iter_rows()))
-            staged.write_parquet(frame, target)
-            del frame
+            yield frame
+
+    with lakelib.StagedFiles() as staged:
+        for day in lakelib.days_between(window.start, window.end):
+            source = lakelib.silver_partition_path(lake.root, "complaints_cleaned", day)
+            target = lakelib.silver_partition_path(lake.root, "complaints_categorised", day)
+            previous = pl.scan_parquet(target).select(REUSED_COLUMNS) if target.exists() else None
+            read = _batches_of(source)
+            batches = checked(cat.categorise_batches(read, model, teacher, MAX_TEACHER_PER_RUN, corrections, previous))
+            staged.write_with(target, lambda tmp: lakelib.write_parquet_batches(batches, tmp, CATEGORISED_SCHEMA))
         contract = ValidationResult.combine(contracts)
         check = dg.AssetCheckResult(check_name=CATEGORISED_CHECK, passed=contract.passed, metadata=contract.metadata())
         yield from commit_if_passed(staged, [check])  # else the marts keep the last good categories
