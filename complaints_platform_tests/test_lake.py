@@ -181,6 +181,20 @@ def test_read_parquet_files(tmp_path):
     assert lake.read_parquet_files(files, schema).get_column("id").to_list() == [1, 2, 3]
 
 
+def test_parquet_chunks_gather_small_files_and_split_large_ones_in_order(tmp_path):
+    schema = {"id": pl.Int64, "extra": pl.String}
+    files = []
+    for n, ids in enumerate([[1, 2, 3], [], [4, 5, 6, 7, 8], [9]]):
+        files.append(tmp_path / f"{n}.parquet")
+        frame = pl.DataFrame({"id": ids}, schema={"id": pl.Int64})
+        (frame.with_columns(pl.lit("x").alias("extra")) if n == 3 else frame).write_parquet(files[-1], row_group_size=2)
+    chunks = list(lake.parquet_chunks(files, 4, schema))
+    assert [c.height for c in chunks] == [7, 2]  # 3 + the large file's first batch of 4; its last row + 1
+    assert pl.concat(chunks, how="diagonal_relaxed").get_column("id").to_list() == list(range(1, 10))
+    assert chunks[-1].get_column("extra").to_list() == [None, "x"]
+    assert [c.schema for c in lake.parquet_chunks([], 4, schema)] == [pl.Schema(schema)]
+
+
 # --- windows -----------------------------------------------------------------------------------
 
 

@@ -13,6 +13,13 @@ exactly one of three outcomes, so that for every partition
   earliest is kept; pairs it is unsure of go to a review queue for a person);
 - cleaned: everything else, with PII masked and the customer resolved through masked tokens.
 
+A day is cleaned in two passes so that it never has to fit in memory whole (``screen_day``, then
+``ScreenedDay.clean``): the first screens the bronze a chunk at a time, tokenises identifiers,
+resolves the customer and puts each good row in a bucket by its contact (to Parquet when there is
+more than one bucket); the second cleans one bucket at a time. Nothing crosses buckets: near-
+duplicates are always one contact's, and every copy of a source record is moved to the bucket of
+its latest copy. The result does not depend on the number of buckets.
+
 Silver's display text (the complaint text, and the quarantine's reason and payload) reaches CSV
 exports and dashboards, so a value a spreadsheet would run as a formula is neutralised there
 (``neutralise_formula``); bronze keeps the original.

@@ -263,6 +263,24 @@ def parquet_batches(path: Path, columns: list[str] | None, rows: int) -> Iterato
             yield pl.from_arrow(batch)
 
 
+def parquet_chunks(files: list[Path], rows: int, schema: dict[str, pl.DataType]) -> Iterator[pl.DataFrame]:
+    """The rows of Parquet ``files`` in order, in frames of about ``rows`` (small files gathered, a
+    large one read a batch at a time), concatenated as ``read_parquet_files`` does; no rows at all:
+    one empty frame of ``schema``."""
+    import polars as pl
+
+    parts, held, yielded = [], 0, False
+    for path in files:
+        for batch in parquet_batches(path, None, rows):
+            parts.append(batch)
+            held += batch.height
+            if held >= rows:
+                yield pl.concat(parts, how="diagonal_relaxed")
+                parts, held, yielded = [], 0, True
+    if parts or not yielded:
+        yield pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=schema)
+
+
 def write_parquet_batches(frames: Iterable[pl.DataFrame], target: Path, schema: dict[str, pl.DataType]) -> None:
     """Frames of ``schema`` written to ``target`` as one Parquet file (zstd, with statistics) as
     they come, so that they are never all in memory; no frames: an empty file of ``schema``."""

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
+import pandera.polars as pa
 import polars as pl
 
 from complaints_platform.defs.partitions import daily
@@ -52,8 +53,8 @@ PII_CHECK = "no_unmasked_pii"
 VOLUME_CHECK = "channel_volume_normal"
 CUSTOMERS_CHECK = "customers_known"
 PREVIEW_ROWS = 10
-# Bronze files screened at once: four hours of a 15-minute channel.
-BRONZE_FILES_PER_CHUNK = 16
+# Bronze rows screened at once (a day's raw payloads are never all in memory).
+BRONZE_ROWS_PER_CHUNK = 250_000
 
 
 @dg.multi_asset(
@@ -253,13 +254,14 @@ def _clean_day(
     received = sum(lakelib.parquet_rows(lakelib.bronze_files_for_day(root, asset, day)) for asset in BRONZE_ASSETS.values())
     buckets = cleaning.buckets(received)
     customer_keys = customers.get_column("customer_key").drop_nulls().unique()
+    contracts = cleaned_contract(), customer_reference_contract(customer_keys)
     with lakelib.scratch_dir(root, "cleaning") as spill:
         screened = screen_day(
             _bronze_chunks(root, day), masker, customers, brand, tuple(cleaning.extra_statuses), buckets, spill
         )
         parts, duplicates, review = [], [], []
         for n, bucket in enumerate(screened.clean(prior, decisions, cleaning.thresholds())):
-            parts.append(_CleanedStats.of(bucket.cleaned, customer_keys))
+            parts.append(_CleanedStats.of(bucket.cleaned, *contracts))
             duplicates.append(bucket.duplicates)
             review.append(bucket.review)
             if buckets == 1:
@@ -298,12 +300,12 @@ class _CleanedStats:
     preview: pl.DataFrame
 
     @classmethod
-    def of(cls, cleaned: pl.DataFrame, customer_keys: pl.Series) -> "_CleanedStats":
+    def of(cls, cleaned: pl.DataFrame, contract: pa.DataFrameSchema, references: pa.DataFrameSchema) -> "_CleanedStats":
         return cls(
             # A complaint id is unique within its receipt day (a record updated on a later day is
             # that day's version of the complaint); every copy of one is in one bucket.
-            contract=validate(cleaned_contract(), cleaned),
-            references=validate(customer_reference_contract(customer_keys.to_list()), cleaned),
+            contract=validate(contract, cleaned),
+            references=validate(references, cleaned),
             leaks=unmasked_pii_rows(cleaned, ["text_masked"]),
             channels=_channel_counts(cleaned),
             known_customers=cleaned.filter(pl.col("customer_key").is_not_null()).height,
@@ -408,12 +410,12 @@ class _RunSummary:
 
 
 def _bronze_chunks(root, day: str) -> Iterator[tuple[str, pl.DataFrame]]:
-    """Each channel's bronze for ``day``, a few files at a time (clean_complaints screens one
-    chunk at a time, so the day's raw payloads are never all in memory)."""
+    """Each channel's bronze for ``day``, BRONZE_ROWS_PER_CHUNK rows at a time (screen_day screens
+    one chunk at a time, so the day's raw payloads are never all in memory)."""
     for channel, asset in BRONZE_ASSETS.items():
         files = lakelib.bronze_files_for_day(root, asset, day)
-        for start in range(0, max(len(files), 1), BRONZE_FILES_PER_CHUNK):
-            yield channel, lakelib.read_parquet_files(files[start : start + BRONZE_FILES_PER_CHUNK], bronze_schema(channel))
+        for chunk in lakelib.parquet_chunks(files, BRONZE_ROWS_PER_CHUNK, bronze_schema(channel)):
+            yield channel, chunk
 
 
 def _volume_check(root, received: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
