@@ -284,13 +284,14 @@ def screen_day(
     chunks = bronze.items() if isinstance(bronze, Mapping) else bronze
     store = _Buckets(buckets, spill)
     received, quarantines, keys = 0, [], []
+    lookups = _customer_lookups(customers)
     for channel, frame in _or_empty_day(chunks):
         height, quarantine, good = _screen(channel, frame, masker, statuses)
         del frame
         received += height
         quarantines.append(quarantine)
         contact = pl.col("contact_token")
-        good = _resolve(good, masker, customers).with_columns(
+        good = _resolve(good, masker, lookups).with_columns(
             pl.col("complaint_id").hash().alias("__id_hash"),
             (pl.coalesce(contact, "complaint_id").hash() % buckets).cast(pl.UInt32).alias("__bucket"),
             (contact.is_not_null() & ~contact.is_in(list(exclude_contacts))).alias("__candidate"),
@@ -560,9 +561,22 @@ RESOLVED_BY = ("email", "phone", "handle")
 CUSTOMER_LOOKUP_COLUMNS = ["customer_key", *(f"{kind}_token" for kind in RESOLVED_BY)]
 
 
-def _resolve(frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | None) -> pl.DataFrame:
-    """Tokenise identifiers; find the CRM customer through account, e-mail, phone or handle (the
-    text is masked later, once per kept record)."""
+def _customer_lookups(customers: pl.DataFrame | None) -> list[pl.DataFrame]:
+    """For each of RESOLVED_BY, the customer of each token (``__<kind>``, ``__by_<kind>``): built
+    once a day, for every chunk ``_resolve`` looks up."""
+    if customers is None or not customers.height:
+        return []
+    return [
+        customers.select(pl.col(f"{kind}_token").alias(f"__{kind}"), pl.col("customer_key").alias(f"__by_{kind}"))
+        .drop_nulls()
+        .unique(subset=f"__{kind}", keep="first")
+        for kind in RESOLVED_BY
+    ]
+
+
+def _resolve(frame: pl.DataFrame, masker: PiiMasker, lookups: list[pl.DataFrame]) -> pl.DataFrame:
+    """Tokenise identifiers; find the CRM customer through account, e-mail, phone or handle
+    (``lookups``: ``_customer_lookups``); the text is masked later, once per kept record."""
     frame = frame.with_columns(
         masker.token_expr("ACCOUNT", "account_number").alias("__account"),
         masker.token_expr("EMAIL", "email").alias("__email"),
@@ -573,15 +587,10 @@ def _resolve(frame: pl.DataFrame, masker: PiiMasker, customers: pl.DataFrame | N
         ),
     )
     resolved = [pl.col("__account")]
-    if customers is not None and customers.height:
+    if lookups:
         # Looked up on the token columns alone: a join of the whole frame would copy every column.
         found = frame.select(*(f"__{kind}" for kind in RESOLVED_BY))
-        for kind in RESOLVED_BY:
-            lookup = (
-                customers.select(pl.col(f"{kind}_token").alias(f"__{kind}"), pl.col("customer_key").alias(f"__by_{kind}"))
-                .drop_nulls()
-                .unique(subset=f"__{kind}", keep="first")
-            )
+        for kind, lookup in zip(RESOLVED_BY, lookups):
             found = found.join(lookup, on=f"__{kind}", how="left", maintain_order="left")
             resolved.append(pl.col(f"__by_{kind}"))
         frame = frame.hstack(found.select(cs.starts_with("__by_")))
