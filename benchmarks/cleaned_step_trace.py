@@ -22,7 +22,6 @@ import threading
 import time
 from pathlib import Path
 
-import polars as pl
 
 import complaints_platform.lib.cleaning as cleaning
 from complaints_platform.defs.cleaned import complaints as cleaned_asset
@@ -104,11 +103,9 @@ def main() -> None:
     trace.wrap(lakelib, "write_sorted_parquet")
     masker = PiiMasker(env["COMPLAINTS_PII_KEY"])
     resource = CleaningResource(brand_handles=brand, rows_per_bucket=args.rows_per_bucket)
-    customers = pl.read_parquet(lakelib.customers_path(args.lake, args.day), columns=cleaning.CUSTOMER_LOOKUP_COLUMNS)
-    trace.mark("customers read")
     with lakelib.StagedFiles() as staged:
         summary = cleaned_asset._clean_day(
-            args.lake, args.day, staged, masker, customers,
+            args.lake, args.day, staged, masker,
             cleaned_asset._prior_days(args.lake, args.day, {args.day}, staged),
             current_decisions(args.lake), resource, resource.brand_contacts(masker), Log(trace),
         )

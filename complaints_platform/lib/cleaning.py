@@ -285,6 +285,7 @@ def screen_day(
     store = _Buckets(buckets, spill)
     received, quarantines, keys = 0, [], []
     lookups = _customer_lookups(customers)
+    del customers  # the lookups are all it is needed for (the caller may hold none: a CRM can be large)
     for channel, frame in _or_empty_day(chunks):
         height, quarantine, good = _screen(channel, frame, masker, statuses)
         del frame

@@ -172,16 +172,8 @@ def complaints_cleaned(
     known_days = _committed_days(lake.root) | set(days)
     with lakelib.StagedFiles() as staged:
         for day in days:
-            customers_file = lakelib.customers_path(lake.root, day)
-            customers = (
-                pl.read_parquet(customers_file, columns=CUSTOMER_LOOKUP_COLUMNS)
-                if customers_file.exists()
-                else pl.DataFrame(schema={c: CUSTOMERS_SCHEMA[c] for c in CUSTOMER_LOOKUP_COLUMNS})
-            )
             prior = _prior_days(lake.root, day, known_days, staged)
-            summaries[day] = _clean_day(
-                lake.root, day, staged, masker, customers, prior, decisions, cleaning, brand, context.log
-            )
+            summaries[day] = _clean_day(lake.root, day, staged, masker, prior, decisions, cleaning, brand, context.log)
         run = _RunSummary(list(summaries.values()))
         checks = [
             dg.AssetCheckResult(
@@ -245,7 +237,7 @@ def complaints_cleaned(
 
 
 def _clean_day(
-    root: Path, day: str, staged: lakelib.StagedFiles, masker: PiiMasker, customers: pl.DataFrame, prior: pl.LazyFrame,
+    root: Path, day: str, staged: lakelib.StagedFiles, masker: PiiMasker, prior: pl.LazyFrame,
     decisions: pl.DataFrame, cleaning: CleaningResource, brand: frozenset[str], log,
 ) -> "_DaySummary":
     """Clean one day a bucket at a time (lib/cleaning.py, ``screen_day``) and stage its four files;
@@ -253,11 +245,13 @@ def _clean_day(
     in a private folder inside the lake (``lake.scratch_dir``), removed after."""
     received = sum(lakelib.parquet_rows(lakelib.bronze_files_for_day(root, asset, day)) for asset in BRONZE_ASSETS.values())
     buckets = cleaning.buckets(received)
-    customer_keys = customers.get_column("customer_key").drop_nulls().unique()
+    customer_keys = _customers(root, day, ["customer_key"]).get_column("customer_key").drop_nulls().unique()
     contracts = cleaned_contract(), customer_reference_contract(customer_keys)
     with lakelib.scratch_dir(root, "cleaning") as spill:
         screened = screen_day(
-            _bronze_chunks(root, day), masker, customers, brand, tuple(cleaning.extra_statuses), buckets, spill
+            # Read here and held by screen_day alone, which lets it go once its lookups are built.
+            _bronze_chunks(root, day), masker, _customers(root, day, CUSTOMER_LOOKUP_COLUMNS), brand,
+            tuple(cleaning.extra_statuses), buckets, spill,
         )
         parts, duplicates, review = [], [], []
         for n, bucket in enumerate(screened.clean(prior, decisions, cleaning.thresholds())):
@@ -286,6 +280,12 @@ def _clean_day(
     ):
         staged.write_parquet(frame, lakelib.silver_partition_path(root, asset, day))
     return _DaySummary.of(day, screened.received, parts, screened.quarantine, duplicates, review, customer_keys.len(), buckets)
+
+
+def _customers(root: Path, day: str, columns: list[str]) -> pl.DataFrame:
+    """The day's CRM snapshot (masked), or none."""
+    path = lakelib.customers_path(root, day)
+    return pl.read_parquet(path, columns=columns) if path.exists() else pl.DataFrame(schema={c: CUSTOMERS_SCHEMA[c] for c in columns})
 
 
 @dataclass
