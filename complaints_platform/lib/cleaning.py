@@ -192,6 +192,7 @@ def _quarantine_rule(statuses: tuple[str, ...]) -> pl.Expr:
 LATEST_FIRST = ["complaint_id", "received_at", "source_location"]
 _LATEST_FIRST_DESCENDING = [False, True, True]
 CLEANED_ORDER = ["event_at", "complaint_id"]
+SAME_SOURCE_RECORD = "same_source_record"
 
 
 def clean_complaints(
@@ -243,8 +244,8 @@ class CleanedBucket:
 
 
 def combine_duplicates(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """The day's duplicates from its buckets': copies of a source record first (by LATEST_FIRST),
-    then near-duplicates (by complaint id)."""
+    """The day's duplicates from its buckets': copies of a source record first (by id, the latest
+    received first), then near-duplicates (by complaint id)."""
     duplicates = pl.concat(parts)
     same = pl.col("rule") == SAME_SOURCE_RECORD
     return pl.concat(
@@ -257,9 +258,6 @@ def combine_duplicates(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 def combine_review(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(parts).sort(REVIEW_ORDER, descending=REVIEW_DESCENDING)
-
-
-SAME_SOURCE_RECORD = "same_source_record"
 
 
 def screen_day(
@@ -301,7 +299,7 @@ def screen_day(
         store.add(good)
         del good
     key_frame = pl.concat(keys)
-    del keys
+    del keys, lookups  # a CRM of millions: gone before the buckets are cleaned
     return ScreenedDay(
         received=received,
         quarantine=pl.concat(quarantines),
