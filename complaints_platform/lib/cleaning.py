@@ -92,16 +92,21 @@ class CleanedDay:
     received: int
 
     def accounting(self) -> dict[str, int]:
-        return {
-            "received": self.received,
-            "cleaned": self.cleaned.height,
-            "quarantined": self.quarantine.height,
-            "duplicates": self.duplicates.height,
-        }
+        return accounting(self.received, self.cleaned.height, self.quarantine.height, self.duplicates.height)
 
     @property
     def balanced(self) -> bool:
-        return self.received == self.cleaned.height + self.quarantine.height + self.duplicates.height
+        return balanced(self.accounting())
+
+
+def accounting(received: int, cleaned: int, quarantined: int, duplicates: int) -> dict[str, int]:
+    """A day's records by outcome, as the accounting check reports them."""
+    return {"received": received, "cleaned": cleaned, "quarantined": quarantined, "duplicates": duplicates}
+
+
+def balanced(counts: dict[str, int]) -> bool:
+    """The accounting equation: every record received is cleaned, quarantined or a duplicate."""
+    return counts["received"] == counts["cleaned"] + counts["quarantined"] + counts["duplicates"]
 
 
 def complaint_id(channel: str, record_id: str) -> str:

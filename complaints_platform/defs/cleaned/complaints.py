@@ -19,6 +19,8 @@ from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.cleaning import (
     CLEANED_ORDER,
     CUSTOMER_LOOKUP_COLUMNS,
+    accounting,
+    balanced,
     combine_duplicates,
     combine_review,
     screen_day,
@@ -343,13 +345,11 @@ class _DaySummary:
         channels = pl.concat([part.channels for part in cleaned]).group_by("channel").agg(pl.col("records").sum())
         kept = int(channels.get_column("records").sum())
         leaks = pl.concat([*(part.leaks for part in cleaned), unmasked_pii_rows(quarantine, ["raw_masked"])])
-        accounting = {
-            "received": received, "cleaned": kept, "quarantined": quarantine.height, "duplicates": duplicates.height,
-        }
+        counts = accounting(received, kept, quarantine.height, duplicates.height)
         return cls(
             day=day,
-            accounting=accounting,
-            balanced=received == kept + quarantine.height + duplicates.height,
+            accounting=counts,
+            balanced=balanced(counts),
             contract=ValidationResult.combine(part.contract for part in cleaned),
             references=ValidationResult.combine(part.references for part in cleaned),
             leaks=leaks.height,
