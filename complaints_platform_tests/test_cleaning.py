@@ -405,6 +405,20 @@ def test_customer_is_resolved_through_tokens(masker, customers, fields, resolved
     assert row["customer_key"] in customers.get_column("customer_key").to_list()
 
 
+def test_identifiers_naming_different_customers_resolve_by_email_then_phone_then_handle(masker, customers):
+    omar = masker.token("ACCOUNT", "AC87654321")
+    jane = masker.token("ACCOUNT", JANE_ACCOUNT)
+    day = _clean(
+        masker,
+        customers,
+        web_forms=[_record("w1", email=JANE_EMAIL, phone="07700 900456", handle="@omar_a", text="billed twice in May")],
+        sms=[_record("m1", email="stranger@example.net", phone="07700 900456", handle="@JaneDoe", text="no 4G in town")],
+        social_media=[_record("s1", phone="07700 900999", handle="@JaneDoe", text="agent hung up on me")],
+    )
+    rows = {r["source_record_id"]: r["customer_key"] for r in day.cleaned.to_dicts()}
+    assert rows == {"w1": jane, "m1": omar, "s1": jane}
+
+
 def test_unknown_customer_keeps_the_best_contact_token(masker, customers):
     day = _clean(
         masker,

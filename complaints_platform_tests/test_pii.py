@@ -7,7 +7,7 @@ import re
 import polars as pl
 import pytest
 
-from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, find_unmasked_pii
+from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, find_unmasked_pii, token_digest
 
 KEY = "test-key-7d1c"
 TOKEN = re.compile(r"<(?P<kind>[A-Z]+):[a-p]{10}>")
@@ -65,6 +65,24 @@ def test_token_format(masker):
         assert re.fullmatch(rf"<{kind}:[a-p]{{10}}>", token)
         assert re.fullmatch(TOKEN_PATTERN, token)
         assert not re.search(r"\d", token), "a token must not contain digits that look like a number"
+
+
+def test_a_tokens_digest_is_equal_exactly_when_the_token_is(masker):
+    emails = [f"customer{n}@example.com" for n in range(20_000)]
+    tokens = pl.DataFrame({"token": [masker.token("EMAIL", e) for e in emails] + [masker.token("EMAIL", emails[7])]})
+    digests = tokens.with_columns(token_digest("token").alias("digest"))
+    assert digests.get_column("digest").null_count() == 0
+    assert digests.get_column("digest").n_unique() == digests.get_column("token").n_unique() == 20_000
+    # The same token always gives the same digest: the row repeated has the row's digest.
+    assert digests.row(-1) == digests.row(7)
+    # The ten letters as a number: all a (digit 10) and all p (digit 25) are the ends of the range.
+    ends = pl.DataFrame({"token": ["<EMAIL:aaaaaaaaaa>", "<EMAIL:pppppppppp>"]}).select(token_digest("token")).to_series()
+    assert ends.to_list() == [sum(10 * 26**n for n in range(10)), sum(25 * 26**n for n in range(10))]
+
+
+@pytest.mark.parametrize("value", [None, "", "jane@example.com", "<EMAIL:abc>", "<EMAIL:abcdefghijz>", "x<EMAIL:abcdefghij>"])
+def test_what_is_not_a_token_has_no_digest(value):
+    assert pl.DataFrame({"token": [value]}, schema={"token": pl.String}).select(token_digest("token")).item() is None
 
 
 def test_different_keys_give_different_tokens(masker):

@@ -39,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
+from complaints_platform.lib.frames import compacted
 from complaints_platform.lib.lake import atomic_path, write_bytes_atomic
 from complaints_platform.lib.silver import CATEGORIES, CATEGORISED_SCHEMA, NOT_A_COMPLAINT
 
@@ -471,10 +472,11 @@ class _Routing:
                 confidence[reused] = known_confidence[reused]
             unsure = np.flatnonzero((confidence < self.model.routing_threshold) & ~reused)
             # Least confident first; ties in the order of the texts (as a stable sort of them all).
+            # Compacted: the texts kept, not the batch's buffers they are views into (lib/frames.py).
             self._unsure = pl.concat([
                 self._unsure,
-                pl.DataFrame({"row": unsure + self._rows, "confidence": confidence[unsure], "text": texts.gather(unsure)},
-                             schema=self._unsure.schema),
+                compacted(pl.DataFrame({"row": unsure + self._rows, "confidence": confidence[unsure], "text": texts.gather(unsure)},
+                                       schema=self._unsure.schema)),
             ]).sort("confidence", "row")
             if self.max_teacher is not None:
                 self._unsure = self._unsure.head(self.max_teacher)

@@ -37,6 +37,7 @@ import polars as pl
 import polars.selectors as cs
 
 from complaints_platform.lib.bronze import BRONZE_SCHEMA, CHANNEL_COLUMNS
+from complaints_platform.lib.frames import compacted
 from complaints_platform.lib.near_duplicates import (
     COMPLAINT_COLUMNS,
     IDF_SAMPLE,
@@ -48,7 +49,7 @@ from complaints_platform.lib.near_duplicates import (
     normalised_text,
     resolve,
 )
-from complaints_platform.lib.pii import PiiMasker
+from complaints_platform.lib.pii import PiiMasker, token_digest
 from complaints_platform.lib.silver import (
     CLEANED_SCHEMA,
     CLOCK_SKEW,
@@ -287,15 +288,15 @@ def screen_day(
     chunks = bronze.items() if isinstance(bronze, Mapping) else bronze
     store = _Buckets(buckets, spill)
     received, quarantines, keys = 0, [], []
-    lookups = _customer_lookups(customers)
-    del customers  # the lookups are all it is needed for (the caller may hold none: a CRM can be large)
+    crm = _Customers.of(customers)
+    del customers  # crm is all it is needed for (the caller may hold none: a CRM can be large)
     for channel, frame in _or_empty_day(chunks):
         height, quarantine, good = _screen(channel, frame, masker, statuses)
         del frame
         received += height
-        quarantines.append(quarantine)
+        quarantines.append(compacted(quarantine))  # kept for the day: not the chunk's buffers with it
         contact = pl.col("contact_token")
-        good = _resolve(good, masker, lookups).with_columns(
+        good = _resolve(good, masker, crm).with_columns(
             pl.col("complaint_id").hash().alias("__id_hash"),
             (pl.coalesce(contact, "complaint_id").hash() % buckets).cast(pl.UInt32).alias("__bucket"),
             (contact.is_not_null() & ~contact.is_in(list(exclude_contacts))).alias("__candidate"),
@@ -304,7 +305,7 @@ def screen_day(
         store.add(good)
         del good
     key_frame = pl.concat(keys)
-    del keys, lookups  # a CRM of millions: gone before the buckets are cleaned
+    del keys, crm  # a CRM of millions: gone before the buckets are cleaned
     return ScreenedDay(
         received=received,
         quarantine=pl.concat(quarantines),
@@ -339,7 +340,7 @@ def _copies_moved(store: _Buckets, keys: pl.DataFrame) -> pl.DataFrame:
     )
     rows = store.scan().filter(pl.col("__id_hash").is_in(split.implode())).collect()
     home = _latest_copies(rows).select("complaint_id", pl.col("__bucket").alias("__home"))
-    return rows.join(home, on="complaint_id").with_columns(pl.col("__home").alias("__bucket")).drop("__home")
+    return compacted(rows.join(home, on="complaint_id").with_columns(pl.col("__home").alias("__bucket")).drop("__home"))
 
 
 def _latest_copies(rows: pl.DataFrame) -> pl.DataFrame:
@@ -463,7 +464,8 @@ class ScreenedDay:
             .cast(CLEANED_SCHEMA)
             .sort(CLEANED_ORDER)
         )
-        return CleanedBucket(cleaned=cleaned, duplicates=duplicates, review=resolution.review)
+        # The duplicates and the review pairs are kept for the day, the bucket's buffers are not.
+        return CleanedBucket(cleaned=cleaned, duplicates=compacted(duplicates), review=compacted(resolution.review))
 
 
 class _Buckets:
@@ -565,22 +567,44 @@ RESOLVED_BY = ("email", "phone", "handle")
 CUSTOMER_LOOKUP_COLUMNS = ["customer_key", *(f"{kind}_token" for kind in RESOLVED_BY)]
 
 
-def _customer_lookups(customers: pl.DataFrame | None) -> list[pl.DataFrame]:
-    """For each of RESOLVED_BY, the customer of each token (``__<kind>``, ``__by_<kind>``): built
-    once a day, for every chunk ``_resolve`` looks up."""
-    if customers is None or not customers.height:
-        return []
-    return [
-        customers.select(pl.col(f"{kind}_token").alias(f"__{kind}"), pl.col("customer_key").alias(f"__by_{kind}"))
-        .drop_nulls()
-        .unique(subset=f"__{kind}", keep="first")
-        for kind in RESOLVED_BY
-    ]
+@dataclass
+class _Customers:
+    """What resolving a record's customer needs of a CRM snapshot: for each of RESOLVED_BY, each
+    token's customer (``by[kind]``: ``__<kind>``, the token's digest -> ``__by_<kind>``, the first
+    row of the snapshot that gives it) and the customers' keys by row. Built once a day, for every chunk ``_resolve`` looks up;
+    tokens are held as digests (pii.token_digest), so 5M customers' tables take some 0.2 GB, not
+    1 GB of strings."""
+
+    keys: pl.Series
+    by: dict[str, pl.DataFrame]
+
+    @classmethod
+    def of(cls, customers: pl.DataFrame | None) -> _Customers | None:
+        if customers is None or not customers.height:
+            return None
+        row = pl.int_range(pl.len(), dtype=pl.UInt32)
+        by = {
+            kind: customers.select(token_digest(f"{kind}_token").alias(f"__{kind}"), row.alias(f"__by_{kind}"))
+            .drop_nulls()
+            .unique(subset=f"__{kind}", keep="first")
+            for kind in RESOLVED_BY
+        }
+        return cls(keys=customers.get_column("customer_key"), by=by)
+
+    def resolve(self, tokens: pl.DataFrame) -> pl.Series:
+        """The customer key of each row of ``tokens`` (columns ``__<kind>`` of RESOLVED_BY) by its
+        first kind that names a customer, or null."""
+        found = tokens.select(token_digest(f"__{kind}").alias(f"__{kind}") for kind in RESOLVED_BY)
+        for kind in RESOLVED_BY:
+            found = found.join(self.by[kind], on=f"__{kind}", how="left", maintain_order="left")
+        row = found.select(pl.coalesce(f"__by_{kind}" for kind in RESOLVED_BY)).to_series()
+        return self.keys.gather(row)
 
 
-def _resolve(frame: pl.DataFrame, masker: PiiMasker, lookups: list[pl.DataFrame]) -> pl.DataFrame:
+def _resolve(frame: pl.DataFrame, masker: PiiMasker, customers: _Customers | None) -> pl.DataFrame:
     """Tokenise identifiers; find the CRM customer through account, e-mail, phone or handle
-    (``lookups``: ``_customer_lookups``); the text is masked later, once per kept record."""
+    (``customers``: the day's snapshot, ``_Customers``); the text is masked later, once per kept
+    record."""
     frame = frame.with_columns(
         masker.token_expr("ACCOUNT", "account_number").alias("__account"),
         masker.token_expr("EMAIL", "email").alias("__email"),
@@ -591,13 +615,10 @@ def _resolve(frame: pl.DataFrame, masker: PiiMasker, lookups: list[pl.DataFrame]
         ),
     )
     resolved = [pl.col("__account")]
-    if lookups:
+    if customers is not None:
         # Looked up on the token columns alone: a join of the whole frame would copy every column.
-        found = frame.select(*(f"__{kind}" for kind in RESOLVED_BY))
-        for kind, lookup in zip(RESOLVED_BY, lookups):
-            found = found.join(lookup, on=f"__{kind}", how="left", maintain_order="left")
-            resolved.append(pl.col(f"__by_{kind}"))
-        frame = frame.hstack(found.select(cs.starts_with("__by_")))
+        frame = frame.with_columns(customers.resolve(frame.select(f"__{kind}" for kind in RESOLVED_BY)).alias("__by_crm"))
+        resolved.append(pl.col("__by_crm"))
     frame = frame.with_columns(pl.coalesce(resolved).alias("customer_key"))
     # Only tokens go on: the raw identifiers are not needed after this.
     return frame.with_columns(

@@ -25,6 +25,7 @@ from complaints_platform.lib.cleaning import (
     combine_review,
     screen_day,
 )
+from complaints_platform.lib.frames import compacted
 from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.quality import (
@@ -308,10 +309,11 @@ class _CleanedStats:
             # that day's version of the complaint); every copy of one is in one bucket.
             contract=validate(contract, cleaned),
             references=validate(references, cleaned),
-            leaks=unmasked_pii_rows(cleaned, ["text_masked"]),
-            channels=_channel_counts(cleaned),
+            # Kept for the day: rows of the bucket without the bucket's buffers (lib/frames.py).
+            leaks=compacted(unmasked_pii_rows(cleaned, ["text_masked"])),
+            channels=compacted(_channel_counts(cleaned)),
             known_customers=cleaned.filter(pl.col("customer_key").is_not_null()).height,
-            preview=cleaned.select("channel", "event_at", "text_masked").head(PREVIEW_ROWS),
+            preview=compacted(cleaned.select("channel", "event_at", "text_masked").head(PREVIEW_ROWS)),
         )
 
 
