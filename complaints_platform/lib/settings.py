@@ -74,7 +74,7 @@ class Settings:
     duplicate_merge_at: float = 0.75
     # Records received a day that the cleaned layer cleans in one bucket (a larger day is spilled
     # to Parquet and cleaned a bucket at a time, in bounded memory).
-    cleaning_rows_per_bucket: int = 1_000_000
+    cleaning_rows_per_bucket: int = 500_000
     duplicate_review_at: float = 0.50
     # Case statuses accepted beyond the standard ones (lib/cleaning.py ALLOWED_STATUSES).
     extra_statuses: tuple[str, ...] = ()
