@@ -46,6 +46,7 @@ def token_digest(column: str) -> pl.Expr:
     token = pl.col(column)
     return pl.when(token.str.contains(f"^{TOKEN_PATTERN}$")).then(token.str.slice(-11, 10).str.to_integer(base=26))
 
+
 # '@' may be percent-encoded where an address sits inside a URL (?email=jane%40example.com).
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _CARD = re.compile(r"(?<!\d)(?:\d[ .\u00a0-]?){12,18}\d(?!\d)")
