@@ -163,12 +163,15 @@ class TreeSampler(threading.Thread):
         self.pid, self.interval = pid, interval
         self.peak_tree = self.peak_single = 0
         self.peak_processes = 0
+        # (Unix time, tree RSS) of every sample: which step a peak fell in (``step_peaks``).
+        self.samples: list[tuple[float, int]] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             pids = _tree(self.pid)
             sizes = [_rss(p) for p in pids]
+            self.samples.append((time.time(), sum(sizes)))
             self.peak_single = max(self.peak_single, max(sizes, default=0), max(map(_hwm, pids), default=0))
             self.peak_tree = max(self.peak_tree, sum(sizes), self.peak_single)
             self.peak_processes = max(self.peak_processes, len(pids))
@@ -191,7 +194,10 @@ def _io_stall_us() -> int | None:
     return None
 
 
-def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout: float | None = None) -> dict:
+def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout: float | None = None,
+                 samples: bool = False) -> dict:
+    """Run ``cmd`` with its process tree's memory sampled; with ``samples``, every sample is returned
+    too (``rss_samples``, for ``step_peaks``)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     stall_before = _io_stall_us()
     with open(log, "wb") as out:
@@ -218,7 +224,22 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout
         "processes": sampler.peak_processes,
         "returncode": returncode,
         "log": str(log),
-    }
+    } | ({"rss_samples": sampler.samples} if samples else {})
+
+
+def step_peaks(samples: list[tuple[float, int]], steps: dict[str, dict]) -> dict:
+    """Where a run's memory peaked: each step's highest sampled tree RSS between its start and end
+    events (MiB, into ``steps``), and the step (or "outside steps": startup, between steps, exit)
+    holding the run's highest sample. In-process steps run one after another, so a step's peak
+    includes whatever earlier steps left resident."""
+    for step in steps.values():
+        inside = [rss for t, rss in samples if step["start"] <= t <= step["end"]]
+        step["peak_rss_tree_mib"] = round(max(inside) / 2**20, 1) if inside else None
+    if not samples:
+        return {}
+    at, top = max(samples, key=lambda sample: sample[1])
+    holder = next((key for key, step in steps.items() if step["start"] <= at <= step["end"]), "outside steps")
+    return {"sampled_peak_rss_tree_mib": round(top / 2**20, 1), "sampled_peak_step": holder}
 
 
 def _tail(path: str, lines: int = 30) -> str:
@@ -367,15 +388,16 @@ class Bench:
             cmd = [str(VENV_BIN / "py-spy"), "record", "--subprocesses", "--format", "raw", "--rate",
                    str(self.args.profile_rate), *(["--idle"] if self.args.profile_idle else []), "-o", str(profile), "--", *cmd]
         env = self.env(lake) | {"COMPLAINTS_EXECUTOR": executor or self.args.executor}
-        measured = run_measured(cmd, env, self.logs / f"{label}.log")
+        measured = run_measured(cmd, env, self.logs / f"{label}.log", samples=True)
         measured.update(run_events(lake / "dagster_home"))
         measured["label"] = label
+        measured.update(step_peaks(measured.pop("rss_samples"), measured.get("steps") or {}))
         if measured.get("steps"):
             measured["steps_union_seconds"] = _union_seconds(measured["steps"])
         ok = measured["returncode"] == 0 and measured.get("status") == "SUCCESS"
         measured["ok"] = ok
         print(f"    {label:34} {measured['wall_seconds']:8.1f}s  peak {measured['peak_rss_tree_mib']:7.0f} MiB  "
-              f"{'ok' if ok else 'FAILED'}", flush=True)
+              f"{'ok' if ok else 'FAILED'}  (sampled peak in {measured.get('sampled_peak_step')})", flush=True)
         if not ok:
             print(_tail(measured["log"]), flush=True)
         return measured
@@ -688,10 +710,11 @@ def floor_summary(floors: list[dict]) -> dict:
 
 def _brief(r: dict) -> dict:
     keep = ("label", "ok", "wall_seconds", "loadavg_1min_after", "io_full_stall_seconds", "run_seconds", "steps_union_seconds", "peak_rss_tree_mib", "peak_rss_single_mib",
-            "processes", "returncode", "status", "run_id", "log")
+            "sampled_peak_rss_tree_mib", "sampled_peak_step", "processes", "returncode", "status", "run_id", "log")
     out = {k: r.get(k) for k in keep if k in r}
     if r.get("steps"):
-        out["steps"] = {k: {"seconds": v["seconds"], "worker_startup_seconds": v["worker_startup_seconds"]} for k, v in r["steps"].items()}
+        out["steps"] = {k: {"seconds": v["seconds"], "worker_startup_seconds": v["worker_startup_seconds"],
+                            "peak_rss_tree_mib": v.get("peak_rss_tree_mib")} for k, v in r["steps"].items()}
     if r.get("checks"):
         out["checks_failed"] = [f"{c['asset']}:{c['check']}" for c in r["checks"] if not c["passed"]]
         out["checks"] = len(r["checks"])
@@ -722,8 +745,10 @@ def summarise_day(runs: list[dict], records: int) -> dict:
             "step_seconds": {k: step(a) for k, a in BRONZE_ASSETS.items()},
             "steps_union_seconds": round(sum((r or {}).get("steps_union_seconds") or 0 for r in bronze_runs), 3),
         },
-        "silver": {"step_seconds": step("complaints_cleaned")},
-        "categorise": {"step_seconds": step("complaints_categorised")},
+        "silver": {"step_seconds": step("complaints_cleaned"),
+                   "step_peak_rss_tree_mib": steps.get("complaints_cleaned", {}).get("peak_rss_tree_mib")},
+        "categorise": {"step_seconds": step("complaints_categorised"),
+                       "step_peak_rss_tree_mib": steps.get("complaints_categorised", {}).get("peak_rss_tree_mib")},
         "marts": {"wall_seconds": (by.get("d-marts") or {}).get("wall_seconds"),
                   "dbt_build_step_seconds": step("warehouse_models"), "publish_step_seconds": step("analytics_duckdb")},
     }

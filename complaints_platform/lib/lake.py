@@ -301,11 +301,13 @@ def write_parquet_batches(frames: Iterable[pl.DataFrame], target: Path, schema: 
         pl.DataFrame(schema=schema).write_parquet(target, compression="zstd", statistics=True)
 
 
-def write_sorted_parquet(files: list[Path], target: Path, order: list[str], spill: Path, memory_limit: str = "1GB") -> None:
+def write_sorted_parquet(files: list[Path], target: Path, order: list[str], spill: Path, memory_limit: str = "512MB") -> None:
     """The rows of Parquet ``files`` (one schema), sorted by ``order``, written to ``target`` as one
     file (zstd): by DuckDB, whose sort spills to ``spill`` beyond ``memory_limit``, so the rows need
-    not fit in memory. Timestamps with a time zone stay UTC instants; polars reads the file back in
-    the files' own types."""
+    not fit in memory. DuckDB takes what the limit allows, on top of what the caller holds: on the
+    1M day (two buckets) the cleaned step peaked at 1.81-1.93 GiB with 1GB, 1.64-1.68 GiB with
+    512MB (the sort 1.7 s either way) and 1.66 GiB with 256MB (2.9 s), outside Dagster. Timestamps
+    with a time zone stay UTC instants; polars reads the file back in the files' own types."""
     import duckdb
 
     with duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)}) as con:
