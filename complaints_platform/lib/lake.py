@@ -258,6 +258,9 @@ def parquet_batches(path: Path, columns: list[str] | None, rows: int) -> Iterato
     import polars as pl
     import pyarrow.parquet as pq
 
+    from complaints_platform.lib.frames import use_arrow_jemalloc
+
+    use_arrow_jemalloc()
     with pq.ParquetFile(path) as file:
         for batch in file.iter_batches(batch_size=rows, columns=columns):
             yield pl.from_arrow(batch)
@@ -287,6 +290,9 @@ def write_parquet_batches(frames: Iterable[pl.DataFrame], target: Path, schema: 
     import polars as pl
     import pyarrow.parquet as pq
 
+    from complaints_platform.lib.frames import use_arrow_jemalloc
+
+    use_arrow_jemalloc()
     writer = None
     try:
         for frame in frames:

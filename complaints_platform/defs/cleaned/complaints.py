@@ -25,7 +25,7 @@ from complaints_platform.lib.cleaning import (
     combine_review,
     screen_day,
 )
-from complaints_platform.lib.frames import compacted
+from complaints_platform.lib.frames import compacted, give_back
 from complaints_platform.lib.near_duplicates import COMPLAINT_COLUMNS
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.quality import (
@@ -177,6 +177,7 @@ def complaints_cleaned(
         for day in days:
             prior = _prior_days(lake.root, day, known_days, staged)
             summaries[day] = _clean_day(lake.root, day, staged, masker, prior, decisions, cleaning, brand, context.log)
+            give_back()  # the next day, or the run's next step, starts on what the day freed
         run = _RunSummary(list(summaries.values()))
         checks = [
             dg.AssetCheckResult(
@@ -272,6 +273,7 @@ def _clean_day(
             del cleaned
         else:
             files = [spill / f"cleaned-{n}.parquet" for n in range(buckets)]
+            give_back()  # DuckDB's sort takes its memory on top of what the buckets freed
             staged.write_with(target, lambda tmp: lakelib.write_sorted_parquet(files, tmp, CLEANED_ORDER, spill))
     if buckets > 1:
         log.info(f"{day}: {received:,} records cleaned in {buckets} buckets")
