@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import polars as pl
+import os
 
-from complaints_platform.lib.frames import compacted
+import polars as pl
+import pytest
+
+from complaints_platform.lib.frames import _malloc_trim, compacted, give_back, use_arrow_jemalloc
+from complaints_platform.lib.lake import parquet_batches
 
 
 def _string_bytes(frame: pl.DataFrame) -> int:
@@ -32,3 +36,39 @@ def test_a_few_rows_kept_of_a_large_frame_hold_only_their_own_text():
     small = compacted(kept)
     assert _string_bytes(small) < 200
     assert small.equals(kept) and small.schema == kept.schema
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(_malloc_trim() is None or not os.path.exists("/proc/self/statm"), reason="glibc's malloc_trim and /proc are Linux's")
+def test_memory_freed_on_the_c_heap_is_given_back_to_the_system():
+    # 2,000 blocks of 100 kB sit on the heap (below glibc's mmap threshold); all but the last are
+    # freed, and the last pins the heap's top, so free() alone returns none of it to the system.
+    blocks = [bytearray(100_000) for _ in range(2_000)]
+    for block in blocks:
+        block[::4096] = b"x" * len(block[::4096])  # touched: resident
+    last = blocks[-1]
+    del blocks
+    held = _rss_bytes()
+    give_back()
+    assert held - _rss_bytes() > 100_000_000
+    assert len(last) == 100_000
+
+
+def test_parquet_batches_are_read_into_arrows_jemalloc_pool(tmp_path):
+    import pyarrow as pa
+
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow build has no jemalloc")
+    path = tmp_path / "texts.parquet"
+    pl.DataFrame({"text": [f"complaint {n} " * 10 for n in range(20_000)]}).write_parquet(path)
+    before = pool.bytes_allocated()
+    batch = next(parquet_batches(path, None, 20_000))
+    assert use_arrow_jemalloc() == "jemalloc" and pa.default_memory_pool().backend_name == "jemalloc"
+    assert pool.bytes_allocated() - before > 2_000_000  # the batch's texts live in that pool
+    assert batch.height == 20_000

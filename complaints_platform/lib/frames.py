@@ -4,7 +4,6 @@ freed memory given back to the system between the phases of a step."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 from functools import cache
 
@@ -42,8 +41,10 @@ def use_arrow_jemalloc() -> str:
 
 @cache
 def _malloc_trim():
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None  # glibc only
+    # The C library this process already has (not ctypes.util.find_library, which runs ldconfig in
+    # a subprocess: a fork of a large process is counted at its size by whoever sums the RSS of a
+    # process tree, as the benchmark does). glibc only.
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if trim is not None:
         trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
