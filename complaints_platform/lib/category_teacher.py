@@ -34,6 +34,7 @@ import numpy as np
 
 from complaints_platform.lib.categories import normalise_series
 from complaints_platform.lib.category_rules import rule_probabilities
+from complaints_platform.lib.frames import give_back
 from complaints_platform.lib.silver import CATEGORIES
 
 TEACHER_CODE_VERSION = "teacher-1"
@@ -143,8 +144,6 @@ class Teacher:
         """Let the encoder go until a text is embedded again (it loads again then, in about a
         second): a day's categorisation needs it once, and the rest of the day's batches are
         written without its 0.2 GiB beside them."""
-        from complaints_platform.lib.frames import give_back
-
         _encoder.cache_clear()
         give_back()
 

@@ -44,7 +44,10 @@ def _malloc_trim():
     # The C library this process already has (not ctypes.util.find_library, which runs ldconfig in
     # a subprocess: a fork of a large process is counted at its size by whoever sums the RSS of a
     # process tree, as the benchmark does). glibc only.
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    try:
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # no such handle (Windows)
+        return None
     if trim is not None:
         trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
