@@ -252,15 +252,23 @@ def parquet_rows(files: list[Path]) -> int:
         return int(con.execute("select sum(num_rows) from parquet_file_metadata(?)", [[str(f) for f in files]]).fetchone()[0])
 
 
-def parquet_batches(path: Path, columns: list[str] | None, rows: int) -> Iterator[pl.DataFrame]:
-    """A Parquet file's rows in order, ``rows`` at a time (``columns``: only those; None: all), read
-    a batch at a time."""
-    import polars as pl
+def _arrow_parquet():
+    """pyarrow.parquet, with Arrow allocating from the pool lib/frames.py chooses (one place for
+    the files read and written batch by batch)."""
     import pyarrow.parquet as pq
 
     from complaints_platform.lib.frames import use_arrow_jemalloc
 
     use_arrow_jemalloc()
+    return pq
+
+
+def parquet_batches(path: Path, columns: list[str] | None, rows: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file's rows in order, ``rows`` at a time (``columns``: only those; None: all), read
+    a batch at a time."""
+    import polars as pl
+
+    pq = _arrow_parquet()
     with pq.ParquetFile(path) as file:
         for batch in file.iter_batches(batch_size=rows, columns=columns):
             yield pl.from_arrow(batch)
@@ -288,11 +296,8 @@ def write_parquet_batches(frames: Iterable[pl.DataFrame], target: Path, schema: 
     """Frames of ``schema`` written to ``target`` as one Parquet file (zstd, with statistics) as
     they come, so that they are never all in memory; no frames: an empty file of ``schema``."""
     import polars as pl
-    import pyarrow.parquet as pq
 
-    from complaints_platform.lib.frames import use_arrow_jemalloc
-
-    use_arrow_jemalloc()
+    pq = _arrow_parquet()
     writer = None
     try:
         for frame in frames:
