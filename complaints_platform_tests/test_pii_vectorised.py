@@ -224,6 +224,77 @@ def test_token_expr_gives_the_per_value_token(masker):
     assert empty["phone"].to_list() == [None, None] and empty["phone"].dtype == pl.String
 
 
+def _identifiers(n: int, seed: int = 5) -> pl.DataFrame:
+    """Identifier columns as bronze holds them: the same customer's values written several ways."""
+    rng = random.Random(seed)
+    customers = generate_customers(max(n // 4, 10), seed=seed)
+    rows = [rng.choice(customers) for _ in range(n)]
+    def written(value, kind):
+        if value is None or rng.random() < 0.1:
+            return rng.choice([None, "", "  "])
+        if kind == "PHONE":
+            digits = re.sub(r"\D", "", value)
+            return rng.choice([value, "0" + digits[2:] if digits.startswith("44") else value, f"({digits[:3]}) {digits[3:]}"])
+        return rng.choice([value, value.upper(), f" {value} "])
+    return pl.DataFrame(
+        {
+            "phone": [written(r["phone"], "PHONE") for r in rows],
+            "email": [written(r["email"], "EMAIL") for r in rows],
+            "handle": [written(r["social_handle"], "HANDLE") for r in rows],
+            "name": [written(r["full_name"], "NAME") for r in rows],
+            "other_phone": [written(r["phone"], "PHONE") for r in rows],
+        },
+        schema={c: pl.String for c in ("phone", "email", "handle", "name", "other_phone")},
+    )
+
+
+_KINDS = {"phone": "PHONE", "email": "EMAIL", "handle": "HANDLE", "name": "NAME", "other_phone": "PHONE"}
+
+
+def test_tokenise_gives_each_column_the_per_value_token(masker):
+    frame = _identifiers(3_000)
+    out = masker.tokenise(frame, _KINDS)
+    assert out.columns == list(_KINDS) and out.height == frame.height
+    for column, kind in _KINDS.items():
+        assert out[column].to_list() == [masker.token(kind, v) for v in frame[column].to_list()], column
+    assert out["phone"].null_count() > 0 and out["phone"].n_unique() > 100
+    empty = masker.tokenise(pl.DataFrame({"phone": [None, None]}, schema={"phone": pl.String}), {"phone": "PHONE"})
+    assert empty["phone"].to_list() == [None, None] and empty["phone"].dtype == pl.String
+
+
+def test_tokens_shared_with_helper_processes_in_batches_are_the_same(masker, monkeypatch):
+    frame = _identifiers(4_000, seed=11)
+    expected = {column: [masker.token(kind, v) for v in frame[column].to_list()] for column, kind in _KINDS.items()}
+    monkeypatch.setattr(pii, "_PARALLEL_MIN_TOKENS", 10)
+    monkeypatch.setattr(pii, "_HELPER_START_TOKENS", 100)
+    monkeypatch.setattr(pii, "_TOKEN_BATCH", 1_500)  # several batches, each shared
+    out = PiiMasker(KEY, workers=3).tokenise(frame, _KINDS)
+    assert {column: out[column].to_list() for column in _KINDS} == expected
+
+
+def test_a_token_helper_that_fails_leaves_its_slice_to_this_process(masker, monkeypatch):
+    frame = _identifiers(500, seed=3)
+    expected = [masker.token("PHONE", v) for v in frame["phone"].to_list()]
+    monkeypatch.setattr(pii, "_PARALLEL_MIN_TOKENS", 10)
+    monkeypatch.setattr(pii, "_HELPER_COMMAND", "import sys; sys.exit(3)")
+    with pytest.warns(UserWarning, match="helper failed"):
+        assert PiiMasker(KEY, workers=2).tokens("PHONE", frame["phone"]).to_list() == expected
+
+
+def test_raw_records_masked_in_bulk_are_masked_as_one_by_one(masker, corpus):
+    texts = corpus["generated"][:300] + corpus["labelled"][:300]
+    frame = _identifiers(len(texts), seed=7)
+    raws = [f'{{"name": "{n}", "phone": "{p}", "text": {t!r}}}' if i % 7 else None for i, (n, p, t) in enumerate(zip(frame["name"], frame["phone"], texts))]
+    known = pl.DataFrame({"NAME": frame["name"], "PHONE": frame["phone"], "EMAIL": frame["email"]})
+    expected = [
+        masker.mask_record(raw, {"NAME": n, "PHONE": p, "EMAIL": e})
+        for raw, n, p, e in zip(raws, frame["name"], frame["phone"], frame["email"])
+    ]
+    got = masker.mask_records(pl.Series("raw", raws, dtype=pl.String), known)
+    assert got.to_list() == expected and got.name == "raw"
+    assert sum(1 for raw, masked in zip(raws, expected) if raw and masked != raw) > 200
+
+
 def test_cached_tokens_are_the_tokens(masker):
     fresh = PiiMasker(KEY)
     values = [("PHONE", "07700 900123"), ("EMAIL", " Jane@Example.com"), ("NAME", "Jane Doe")]

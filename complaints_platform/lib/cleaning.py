@@ -514,6 +514,10 @@ def _masked_text(masker: PiiMasker) -> pl.Expr:
     return neutralise_formula_expr(masker.mask_text_expr("text")).alias("text_masked")
 
 
+# What a raw payload's own fields hold, by kind (masked in it before its free text).
+_KNOWN_FIELDS = {"NAME": "author_name", "EMAIL": "email", "PHONE": "phone", "HANDLE": "handle", "ACCOUNT": "account_number"}
+
+
 def _screen(
     channel: str, frame: pl.DataFrame, masker: PiiMasker, statuses: tuple[str, ...]
 ) -> tuple[int, pl.DataFrame, pl.DataFrame]:
@@ -543,16 +547,7 @@ def _screen(
         pl.col("__rule").struct.field("rule"),
         # A reason quotes what it could not read (a time, a status): masked like any text.
         neutralise_formula_expr(masker.mask_text_expr("__reason")).alias("reason"),
-        neutralise_formula_expr(
-            pl.struct("raw", "author_name", "email", "phone", "handle", "account_number").map_elements(
-                lambda r: masker.mask_record(
-                    r["raw"],
-                    {"NAME": r["author_name"], "EMAIL": r["email"], "PHONE": r["phone"],
-                     "HANDLE": r["handle"], "ACCOUNT": r["account_number"]},
-                ),
-                return_dtype=pl.String,
-            )
-        ).alias("raw_masked"),
+        neutralise_formula_expr(pl.lit(masker.mask_records(bad.get_column("raw"), bad.select(**_KNOWN_FIELDS)))).alias("raw_masked"),
     ).cast(QUARANTINE_SCHEMA)
 
     # What the cleaned rows never need again is dropped before the filter copies them (the raw
@@ -561,6 +556,8 @@ def _screen(
     return received, quarantine, good
 
 
+# The identifier columns of bronze, by their kind of token.
+IDENTIFIERS = {"account_number": "ACCOUNT", "email": "EMAIL", "phone": "PHONE", "handle": "HANDLE", "author_name": "NAME"}
 # A record without an account number is the customer whose e-mail, phone or handle it gives (in
 # this order); what the cleaned layer reads of a CRM snapshot.
 RESOLVED_BY = ("email", "phone", "handle")
@@ -605,15 +602,15 @@ def _resolve(frame: pl.DataFrame, masker: PiiMasker, customers: _Customers | Non
     """Tokenise identifiers; find the CRM customer through account, e-mail, phone or handle
     (``customers``: the day's snapshot, ``_Customers``); the text is masked later, once per kept
     record."""
+    tokens = masker.tokenise(frame, IDENTIFIERS)
     frame = frame.with_columns(
-        masker.token_expr("ACCOUNT", "account_number").alias("__account"),
-        masker.token_expr("EMAIL", "email").alias("__email"),
-        masker.token_expr("PHONE", "phone").alias("__phone"),
-        masker.token_expr("HANDLE", "handle").alias("__handle"),
-        pl.coalesce(masker.token_expr("NAME", "author_name"), masker.token_expr("HANDLE", "handle")).alias(
-            "author_token"
-        ),
+        tokens.get_column("account_number").alias("__account"),
+        tokens.get_column("email").alias("__email"),
+        tokens.get_column("phone").alias("__phone"),
+        tokens.get_column("handle").alias("__handle"),
+        pl.coalesce(tokens.get_column("author_name"), tokens.get_column("handle")).alias("author_token"),
     )
+    del tokens
     resolved = [pl.col("__account")]
     if customers is not None:
         # Looked up on the token columns alone: a join of the whole frame would copy every column.

@@ -27,7 +27,7 @@ import string
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -311,36 +311,41 @@ class PiiMasker:
             return texts
         values = texts.gather(rows).to_list()
         distinct = list(dict.fromkeys(values))
-        masked = dict(zip(distinct, self._mask_shared(distinct)))
+        masked = dict(zip(distinct, self._shared("mask", distinct)))
         return texts.clone().scatter(rows, [masked[v] for v in values])
 
-    def _mask_shared(self, texts: list[str]) -> list[str]:
-        """Mask distinct texts, a large batch shared with helper processes: the steps are Python
-        and hold the GIL. Each process masks its slice exactly as this one would."""
+    def _shared(self, task: str, items: list) -> list:
+        """``task`` on ``items`` (masking distinct texts, or tokenising (kind, value) pairs), a large
+        batch shared with helper processes: both are Python and hold the GIL. Each process does its
+        slice exactly as this one would."""
         workers = self.workers or min(_usable_cpus(), 4)
-        if workers < 2 or len(texts) < _PARALLEL_MIN_TEXTS:
-            return self._mask_distinct(texts)
-        # Helpers get equal slices; this process, which need not start, masks more meanwhile.
-        share = max(0, (len(texts) - _HELPER_START_TEXTS) // workers)
-        own = len(texts) - share * (workers - 1)
-        slices = [texts[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
-        helpers = [_start_helper(self._key.decode("utf-8"), self.default_region, part) for part in slices]
+        minimum, head_start = (_PARALLEL_MIN_TEXTS, _HELPER_START_TEXTS) if task == "mask" else (_PARALLEL_MIN_TOKENS, _HELPER_START_TOKENS)
+        if workers < 2 or len(items) < minimum:
+            return self._run(task, items)
+        # Helpers get equal slices; this process, which need not start, does more meanwhile.
+        share = max(0, (len(items) - head_start) // workers)
+        own = len(items) - share * (workers - 1)
+        slices = [items[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
+        helpers = [_start_helper(self._key.decode("utf-8"), self.default_region, task, part) for part in slices]
         with ThreadPoolExecutor(len(helpers)) as threads:
             replies = [threads.submit(helper.communicate, payload) for helper, payload in helpers]
             try:
-                masked = self._mask_distinct(texts[:own])
+                done = self._run(task, items[:own])
                 for part, (helper, _), reply in zip(slices, helpers, replies):
                     out, err = reply.result()
                     if helper.returncode == 0:
-                        masked += pickle.loads(out)
-                    else:  # masked here instead: the same result, later
-                        warnings.warn(f"PII masking helper failed ({helper.returncode}): {err.decode()[-500:]}")
-                        masked += self._mask_distinct(part)
+                        done += pickle.loads(out)
+                    else:  # done here instead: the same result, later
+                        warnings.warn(f"PII helper failed ({helper.returncode}): {err.decode()[-500:]}")
+                        done += self._run(task, part)
             finally:
                 for helper, _ in helpers:
                     if helper.poll() is None:
                         helper.kill()
-        return masked
+        return done
+
+    def _run(self, task: str, items: list) -> list:
+        return self._mask_distinct(items) if task == "mask" else [self.token(kind, value) for kind, value in items]
 
     def _mask_distinct(self, texts: list[str]) -> list[str]:
         texts = list(texts)
@@ -442,13 +447,29 @@ class PiiMasker:
     def mask_record(self, raw: str | None, known: dict[str, str | None]) -> str | None:
         """Mask a raw payload: first the values its own fields are known to hold (a name, an
         e-mail, a phone as the source wrote them: patterns cannot find a name), then free text."""
+        return self.mask_text(self._mask_known(raw, known))
+
+    def mask_records(self, raws: pl.Series, known: pl.DataFrame) -> pl.Series:
+        """A column of raw payloads masked, each as ``mask_record`` masks it; ``known``: a column
+        per kind (NAME, EMAIL, ...) of the values each row's fields hold. The free text is masked
+        in bulk (``mask_texts``)."""
+        kinds = known.columns
+        return self.mask_texts(
+            pl.Series(
+                raws.name,
+                [self._mask_known(raw, dict(zip(kinds, values))) for raw, *values in zip(raws.to_list(), *known.get_columns())],
+                dtype=pl.String,
+            )
+        )
+
+    def _mask_known(self, raw: str | None, known: dict[str, str | None]) -> str | None:
         if raw is None:
             return None
         for kind, value in known.items():
             value = (value or "").strip()
             if len(value) >= 2:
                 raw = re.sub(re.escape(value), self.token(kind, value), raw, flags=re.IGNORECASE)
-        return self.mask_text(raw)
+        return raw
 
     # --- polars ---------------------------------------------------------------------------
     def mask_text_expr(self, column: str) -> pl.Expr:
@@ -457,11 +478,42 @@ class PiiMasker:
     def tokens(self, kind: str, values: pl.Series) -> pl.Series:
         """A column of identifiers tokenised, each as ``token`` does (blank and null give null):
         one token per distinct value."""
-        distinct = values.drop_nulls().unique()
-        if distinct.len() == 0:
-            return pl.Series(values.name, [None] * values.len(), dtype=pl.String)
-        tokens = pl.Series([self.token(kind, v) for v in distinct.to_list()], dtype=pl.String)
-        return values.replace_strict(distinct, tokens, default=None, return_dtype=pl.String)
+        return self.tokenise(values.to_frame(), {values.name: kind}).to_series()
+
+    def tokenise(self, frame: pl.DataFrame, kinds: Mapping[str, str]) -> pl.DataFrame:
+        """The identifier columns of ``frame`` named in ``kinds`` (column -> kind), each value
+        tokenised as ``token`` does (blank and null give null), under their own names.
+
+        Each distinct (kind, value) of all the columns is tokenised once, and a large batch is
+        shared with helper processes (``workers``): a phone number's normalisation (phonenumbers)
+        and every HMAC are Python, and a day has hundreds of thousands of them."""
+        values = [
+            frame.select(pl.lit(kind, dtype=pl.String).alias("kind"), pl.col(column).cast(pl.String).alias("value"))
+            .drop_nulls()
+            .unique()
+            for column, kind in kinds.items()
+        ]
+        # Kinds interleaved, so that each process's slice holds as many costly phone numbers.
+        pairs = (
+            pl.concat(values).unique(maintain_order=True)
+            .with_columns(pl.int_range(pl.len()).over("kind").alias("__n"))
+            .sort("__n", maintain_order=True)
+        )
+        tokens = pl.concat(
+            [
+                batch.with_columns(
+                    pl.Series("token", self._shared("tokens", list(zip(batch["kind"].to_list(), batch["value"].to_list()))), dtype=pl.String)
+                )
+                # A batch at a time: a CRM of millions is not held as Python strings all at once.
+                for batch in pairs.iter_slices(_TOKEN_BATCH)
+            ]
+            or [pairs.with_columns(pl.lit(None, dtype=pl.String).alias("token"))]
+        )
+        known = {kind: tokens.filter(pl.col("kind") == kind) for kind in set(kinds.values())}
+        return frame.select(
+            pl.col(column).cast(pl.String).replace_strict(known[kind]["value"], known[kind]["token"], default=None, return_dtype=pl.String)
+            for column, kind in kinds.items()
+        )
 
     def token_expr(self, kind: str, column: str) -> pl.Expr:
         return pl.col(column).map_batches(
@@ -474,6 +526,11 @@ _TOKEN_CACHE_SIZE = 200_000
 # texts to mask (some 2 s of work) it does not pay; meanwhile this process masks some 40,000.
 _PARALLEL_MIN_TEXTS = 100_000
 _HELPER_START_TEXTS = 40_000
+# Tokens take some 15 us a distinct value on average (a phone number 30 us: phonenumbers is pure
+# Python), so a helper's start is worth some 60,000 of them.
+_PARALLEL_MIN_TOKENS = 100_000
+_HELPER_START_TOKENS = 60_000
+_TOKEN_BATCH = 1_000_000
 _HELPER_COMMAND = "from complaints_platform.lib.pii import _serve_helper; _serve_helper()"
 
 
@@ -484,23 +541,23 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _start_helper(key: str, region: str, texts: list[str]) -> tuple[subprocess.Popen, bytes]:
-    """A fresh interpreter (not a fork: polars' thread pool does not survive one) with the texts
-    to mask; the key travels over its stdin, never on a command line."""
+def _start_helper(key: str, region: str, task: str, items: list) -> tuple[subprocess.Popen, bytes]:
+    """A fresh interpreter (not a fork: polars' thread pool does not survive one) with the items
+    to work on; the key travels over its stdin, never on a command line."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     helper = subprocess.Popen(
         [sys.executable, "-c", _HELPER_COMMAND],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
-    return helper, pickle.dumps((key, region, texts), protocol=pickle.HIGHEST_PROTOCOL)
+    return helper, pickle.dumps((key, region, task, items), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _serve_helper() -> None:
-    """A helper process's body: the texts pickled on stdin, masked, pickled to stdout."""
+    """A helper process's body: the task and its items pickled on stdin, the results pickled to stdout."""
     reply = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to stderr, not into the reply
-    key, region, texts = pickle.load(sys.stdin.buffer)
-    pickle.dump(PiiMasker(key, region, workers=1)._mask_distinct(texts), reply)
+    key, region, task, items = pickle.load(sys.stdin.buffer)
+    pickle.dump(PiiMasker(key, region, workers=1)._run(task, items), reply)
     reply.close()
 
 

@@ -21,16 +21,23 @@ CUSTOMERS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# The CRM's identifier columns: the token column each becomes, and its kind.
+_TOKENISED = {
+    "account_number": ("customer_key", "ACCOUNT"),
+    "full_name": ("name_token", "NAME"),
+    "email": ("email_token", "EMAIL"),
+    "phone": ("phone_token", "PHONE"),
+    "social_handle": ("handle_token", "HANDLE"),
+}
+
+
 def mask_customers(crm: pl.DataFrame, masker: PiiMasker, snapshot: date) -> pl.DataFrame:
     """The CRM snapshot with every identifier replaced by its token (same tokens as silver)."""
+    crm = crm.filter(pl.col("account_number").is_not_null())
+    tokens = masker.tokenise(crm, {column: kind for column, (_, kind) in _TOKENISED.items()})
     return (
-        crm.filter(pl.col("account_number").is_not_null())
-        .select(
-            masker.token_expr("ACCOUNT", "account_number").alias("customer_key"),
-            masker.token_expr("NAME", "full_name").alias("name_token"),
-            masker.token_expr("EMAIL", "email").alias("email_token"),
-            masker.token_expr("PHONE", "phone").alias("phone_token"),
-            masker.token_expr("HANDLE", "social_handle").alias("handle_token"),
+        crm.select(
+            *(tokens.get_column(column).alias(token) for column, (token, _) in _TOKENISED.items()),
             "plan",
             "region",
             pl.col("signup_date").cast(pl.Date, strict=False),

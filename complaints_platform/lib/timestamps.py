@@ -68,19 +68,6 @@ def _iso_fallback(text: str) -> str | None:
     return parsed.isoformat() if parsed.tzinfo is None else parsed.astimezone(UTC).isoformat()
 
 
-def _with_iso_fallback(frame: pl.DataFrame, text: pl.Expr) -> pl.Expr:
-    """``text``, with each value none of the polars formats read replaced by its fallback reading."""
-    unread = (
-        frame.select(text.alias("text"), _with_offset(text).alias("a"), _naive(text).alias("b"), _epoch(text).alias("c"))
-        .filter(pl.col("text").is_not_null() & pl.all_horizontal(pl.col("a", "b", "c").is_null()))
-        .get_column("text")
-        .unique()
-        .to_list()
-    )
-    readings = {value: reading for value in unread if (reading := _iso_fallback(value))}
-    return text.replace(readings) if readings else text
-
-
 def _epoch(text: pl.Expr) -> pl.Expr:
     seconds = pl.when(text.str.contains(r"^\d{9,10}(\.\d+)?$")).then(text.cast(pl.Float64, strict=False))
     return (seconds * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
@@ -89,26 +76,35 @@ def _epoch(text: pl.Expr) -> pl.Expr:
 def to_utc(frame: pl.DataFrame, text_column: str, zone_column: str, output: str) -> pl.DataFrame:
     """Add ``output`` (UTC datetime) parsed from ``text_column``; null where unreadable.
 
-    Rows are localised per zone, so a frame may mix zones (each channel has its own).
+    Rows are localised per zone, so a frame may mix zones (each channel has its own). Only the text
+    and zone columns are worked on: the frame's other columns are not copied.
     """
-    text = pl.col(text_column).str.strip_chars().str.replace(r"[Zz]$", "+00:00")
-    text = _with_iso_fallback(frame, text)
-    frame = frame.with_row_index("__row").with_columns(
-        _with_offset(text).alias("__offset"),
-        _naive(text).alias("__naive"),
-        _epoch(text).alias("__epoch"),
+    times = frame.select(
+        pl.col(text_column).str.strip_chars().str.replace(r"[Zz]$", "+00:00").alias("text"),
+        pl.col(zone_column).fill_null("UTC").alias("zone"),
     )
-    localised = []
-    for zone in frame.get_column(zone_column).fill_null("UTC").unique().to_list():
-        part = frame.filter(pl.col(zone_column).fill_null("UTC") == zone)
-        local = part.get_column("__naive").dt.replace_time_zone(
-            zone, ambiguous="earliest", non_existent="null"
+    times = _readings(times)
+    unread = (
+        times.filter(pl.col("text").is_not_null() & pl.all_horizontal(pl.col("offset", "naive", "epoch").is_null()))
+        .get_column("text")
+        .unique()
+        .to_list()
+    )
+    fallback = {value: reading for value in unread if (reading := _iso_fallback(value))}
+    if fallback:  # any other ISO-8601 time, rewritten in a shape polars reads
+        times = _readings(times.with_columns(pl.col("text").replace(fallback)))
+    zones = times.get_column("zone").unique().to_list()
+    local = pl.coalesce(
+        pl.when(pl.col("zone") == zone).then(
+            pl.col("naive").dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
         )
-        localised.append(part.with_columns(local.dt.convert_time_zone("UTC").alias("__local")))
-    if localised:
-        frame = pl.concat(localised, how="vertical")
-    else:
-        frame = frame.with_columns(pl.lit(None, dtype=UTC_DATETIME).alias("__local"))
-    return frame.with_columns(
-        pl.coalesce("__offset", "__local", "__epoch").cast(UTC_DATETIME).alias(output)
-    ).sort("__row").drop("__row", "__offset", "__naive", "__epoch", "__local")
+        for zone in zones
+    ) if zones else pl.lit(None, dtype=UTC_DATETIME)
+    utc = times.select(pl.coalesce("offset", local, "epoch").cast(UTC_DATETIME).alias(output)).to_series()
+    return frame.with_columns(utc)
+
+
+def _readings(times: pl.DataFrame) -> pl.DataFrame:
+    """``times`` (column ``text``) with its readings: with an offset (in UTC), wall-clock, epoch."""
+    text = pl.col("text")
+    return times.with_columns(_with_offset(text).alias("offset"), _naive(text).alias("naive"), _epoch(text).alias("epoch"))
