@@ -30,6 +30,7 @@ from complaints_platform.lib import lake as lakelib
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.review import current_decisions
 from complaints_platform.lib.settings import Settings, read_env_file
+from pipeline_benchmark import tree_sizes
 
 PHASES = ("_copies_moved", "_idf_corpus", "earlier_candidates", "find_pairs", "resolve")
 OUTPUTS = {
@@ -41,21 +42,8 @@ OUTPUTS = {
 
 
 def tree_rss() -> int:
-    """Bytes resident in this process and its direct children."""
-    pids = [os.getpid()]
-    try:
-        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as children:
-            pids += [int(pid) for pid in children.read().split()]
-    except OSError:
-        pass
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                total += next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            pass
-    return total
+    """Bytes resident in this process and its children (counted as the pipeline benchmark counts them)."""
+    return sum(tree_sizes(os.getpid()).values())
 
 
 class Trace:

@@ -120,21 +120,31 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def _tree(root: int) -> list[int]:
-    children, out, todo = _children_map(), [], [root]
+def tree_sizes(root: int) -> dict[int, int]:
+    """Bytes resident in each process of ``root``'s tree. A child still running its parent's
+    command line has been spawned and not yet exec'd (for about a millisecond): it shares its
+    parent's pages (vfork) and counts 0, not its parent's size again, or a helper process started
+    by a 1 GiB step would add 1 GiB to the sum for that instant. The command line is read before
+    the size, so a size read is never from before an exec that the command line is from after."""
+    children, sizes, todo = _children_map(), {}, [(root, None)]
     while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, ()))
-    return out
+        pid, parent = todo.pop()
+        command = _read(f"/proc/{pid}/cmdline")
+        statm = _read(f"/proc/{pid}/statm")
+        try:
+            sizes[pid] = 0 if command is None or command == parent else int(statm.split()[1]) * PAGE
+        except (AttributeError, IndexError, ValueError):
+            sizes[pid] = 0
+        todo.extend((child, command) for child in children.get(pid, ()))
+    return sizes
 
 
-def _rss(pid: int) -> int:
+def _read(path: str) -> bytes | None:
     try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _hwm(pid: int) -> int:
@@ -169,8 +179,8 @@ class TreeSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            pids = _tree(self.pid)
-            sizes = [_rss(p) for p in pids]
+            tree = tree_sizes(self.pid)
+            pids, sizes = list(tree), list(tree.values())
             self.samples.append((time.time(), sum(sizes)))
             self.peak_single = max(self.peak_single, max(sizes, default=0), max(map(_hwm, pids), default=0))
             self.peak_tree = max(self.peak_tree, sum(sizes), self.peak_single)
