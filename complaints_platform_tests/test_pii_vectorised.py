@@ -265,9 +265,8 @@ def test_tokenise_gives_each_column_the_per_value_token(masker):
 def test_tokens_shared_with_helper_processes_in_batches_are_the_same(masker, monkeypatch):
     frame = _identifiers(4_000, seed=11)
     expected = {column: [masker.token(kind, v) for v in frame[column].to_list()] for column, kind in _KINDS.items()}
-    monkeypatch.setattr(pii, "_PARALLEL_MIN_TOKENS", 10)
-    monkeypatch.setattr(pii, "_HELPER_START_TOKENS", 100)
-    monkeypatch.setattr(pii, "_TOKEN_BATCH", 1_500)  # several batches, each shared
+    monkeypatch.setattr(pii, "_HELPER_START_TOKENS", {"PHONE": 100, "*": 100})
+    monkeypatch.setattr(pii, "_TOKEN_BATCH", 700)  # several batches, each shared
     out = PiiMasker(KEY, workers=3).tokenise(frame, _KINDS)
     assert {column: out[column].to_list() for column in _KINDS} == expected
 
@@ -275,7 +274,7 @@ def test_tokens_shared_with_helper_processes_in_batches_are_the_same(masker, mon
 def test_a_token_helper_that_fails_leaves_its_slice_to_this_process(masker, monkeypatch):
     frame = _identifiers(500, seed=3)
     expected = [masker.token("PHONE", v) for v in frame["phone"].to_list()]
-    monkeypatch.setattr(pii, "_PARALLEL_MIN_TOKENS", 10)
+    monkeypatch.setattr(pii, "_HELPER_START_TOKENS", {"PHONE": 10, "*": 10})
     monkeypatch.setattr(pii, "_HELPER_COMMAND", "import sys; sys.exit(3)")
     with pytest.warns(UserWarning, match="helper failed"):
         assert PiiMasker(KEY, workers=2).tokens("PHONE", frame["phone"]).to_list() == expected

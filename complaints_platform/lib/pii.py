@@ -315,11 +315,15 @@ class PiiMasker:
         return texts.clone().scatter(rows, [masked[v] for v in values])
 
     def _shared(self, task: str, items: list) -> list:
-        """``task`` on ``items`` (masking distinct texts, or tokenising (kind, value) pairs), a large
+        """``task`` on ``items`` (masking distinct texts, or tokenising values, ``_run``), a large
         batch shared with helper processes: both are Python and hold the GIL. Each process does its
         slice exactly as this one would."""
         workers = self.workers or min(_usable_cpus(), 4)
-        minimum, head_start = (_PARALLEL_MIN_TEXTS, _HELPER_START_TEXTS) if task == "mask" else (_PARALLEL_MIN_TOKENS, _HELPER_START_TOKENS)
+        if task == "mask":
+            minimum, head_start = _PARALLEL_MIN_TEXTS, _HELPER_START_TEXTS
+        else:
+            head_start = _HELPER_START_TOKENS.get(task.removeprefix("token:"), _HELPER_START_TOKENS["*"])
+            minimum = 2 * head_start
         if workers < 2 or len(items) < minimum:
             return self._run(task, items)
         # Helpers get equal slices; this process, which need not start, does more meanwhile.
@@ -345,7 +349,11 @@ class PiiMasker:
         return done
 
     def _run(self, task: str, items: list) -> list:
-        return self._mask_distinct(items) if task == "mask" else [self.token(kind, value) for kind, value in items]
+        """``task``: "mask" (distinct texts), or "token:KIND" (values of that kind)."""
+        if task == "mask":
+            return self._mask_distinct(items)
+        kind = task.removeprefix("token:")
+        return [self.token(kind, value) for value in items]
 
     def _mask_distinct(self, texts: list[str]) -> list[str]:
         texts = list(texts)
@@ -477,43 +485,25 @@ class PiiMasker:
 
     def tokens(self, kind: str, values: pl.Series) -> pl.Series:
         """A column of identifiers tokenised, each as ``token`` does (blank and null give null):
-        one token per distinct value."""
-        return self.tokenise(values.to_frame(), {values.name: kind}).to_series()
-
-    def tokenise(self, frame: pl.DataFrame, kinds: Mapping[str, str]) -> pl.DataFrame:
-        """The identifier columns of ``frame`` named in ``kinds`` (column -> kind), each value
-        tokenised as ``token`` does (blank and null give null), under their own names.
-
-        Each distinct (kind, value) of all the columns is tokenised once, and a large batch is
-        shared with helper processes (``workers``): a phone number's normalisation (phonenumbers)
-        and every HMAC are Python, and a day has hundreds of thousands of them."""
-        values = [
-            frame.select(pl.lit(kind, dtype=pl.String).alias("kind"), pl.col(column).cast(pl.String).alias("value"))
-            .drop_nulls()
-            .unique()
-            for column, kind in kinds.items()
-        ]
-        # Kinds interleaved, so that each process's slice holds as many costly phone numbers.
-        pairs = (
-            pl.concat(values).unique(maintain_order=True)
-            .with_columns(pl.int_range(pl.len()).over("kind").alias("__n"))
-            .sort("__n", maintain_order=True)
-        )
+        one token per distinct value, a large batch of them shared with helper processes
+        (``workers``): a phone number's normalisation (phonenumbers) and every HMAC are Python,
+        and a day has hundreds of thousands of them."""
+        values = values.cast(pl.String)
+        distinct = values.drop_nulls().unique()
         tokens = pl.concat(
             [
-                batch.with_columns(
-                    pl.Series("token", self._shared("tokens", list(zip(batch["kind"].to_list(), batch["value"].to_list()))), dtype=pl.String)
-                )
                 # A batch at a time: a CRM of millions is not held as Python strings all at once.
-                for batch in pairs.iter_slices(_TOKEN_BATCH)
+                pl.Series(self._shared(f"token:{kind}", batch.to_list()), dtype=pl.String)
+                for batch in (distinct.slice(start, _TOKEN_BATCH) for start in range(0, distinct.len(), _TOKEN_BATCH))
             ]
-            or [pairs.with_columns(pl.lit(None, dtype=pl.String).alias("token"))]
+            or [pl.Series([], dtype=pl.String)]
         )
-        known = {kind: tokens.filter(pl.col("kind") == kind) for kind in set(kinds.values())}
-        return frame.select(
-            pl.col(column).cast(pl.String).replace_strict(known[kind]["value"], known[kind]["token"], default=None, return_dtype=pl.String)
-            for column, kind in kinds.items()
-        )
+        return values.replace_strict(distinct, tokens, default=None, return_dtype=pl.String)
+
+    def tokenise(self, frame: pl.DataFrame, kinds: Mapping[str, str]) -> pl.DataFrame:
+        """The identifier columns of ``frame`` named in ``kinds`` (column -> kind), each tokenised
+        (``tokens``) under its own name, one column after the other."""
+        return pl.DataFrame([self.tokens(kind, frame.get_column(column)).alias(column) for column, kind in kinds.items()])
 
     def token_expr(self, kind: str, column: str) -> pl.Expr:
         return pl.col(column).map_batches(
@@ -526,10 +516,10 @@ _TOKEN_CACHE_SIZE = 200_000
 # texts to mask (some 2 s of work) it does not pay; meanwhile this process masks some 40,000.
 _PARALLEL_MIN_TEXTS = 100_000
 _HELPER_START_TEXTS = 40_000
-# Tokens take some 15 us a distinct value on average (a phone number 30 us: phonenumbers is pure
-# Python), so a helper's start is worth some 60,000 of them.
-_PARALLEL_MIN_TOKENS = 100_000
-_HELPER_START_TOKENS = 60_000
+# A helper's start is worth some 35,000 phone numbers' tokens (phonenumbers' parse is pure Python,
+# some 35 us a number), or 250,000 of another kind (an HMAC and a string method, some 5 us); sharing
+# pays from twice that.
+_HELPER_START_TOKENS = {"PHONE": 35_000, "*": 250_000}
 _TOKEN_BATCH = 1_000_000
 _HELPER_COMMAND = "from complaints_platform.lib.pii import _serve_helper; _serve_helper()"
 
