@@ -579,6 +579,20 @@ def test_neutralise_formula(text, expected):
     assert frame.select(neutralise_formula_expr("t")).item() == expected
 
 
+def test_a_masked_column_is_neutralised_with_one_masking_pass(monkeypatch):
+    # neutralise_formula_expr names its input once: around a masking expression (a Python function
+    # per batch), a when/then/otherwise masked every text three times.
+    masker = PiiMasker("test-key")
+    batches = []
+    mask_texts = masker.mask_texts
+    monkeypatch.setattr(masker, "mask_texts", lambda texts: batches.append(texts.len()) or mask_texts(texts))
+    frame = pl.DataFrame({"text": ["=1+1 ring 07700 900123", "fine", None, "-- mail a@b.com"]})
+    out = frame.select(neutralise_formula_expr(masker.mask_text_expr("text")))["text"].to_list()
+    assert out == [neutralise_formula(masker.mask_text(t)) for t in frame["text"].to_list()]
+    assert out[0].startswith("'=1+1 ring <PHONE:") and out[3].startswith("'-- mail <EMAIL:")
+    assert batches == [4]
+
+
 def test_silver_text_is_masked_then_neutralised_and_bronze_keeps_the_original(masker):
     bronze_rows = [
         _record("f1", text="=HYPERLINK(\"http://evil.example\",\"bill\")"),

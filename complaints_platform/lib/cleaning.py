@@ -64,7 +64,7 @@ ALLOWED_STATUSES = ("new", "open", "in_progress", "callback", "escalated", "reso
 # OWASP's CSV-injection rule: a cell starting with one of these is run as a formula by spreadsheets
 # (=, +, - and @ start one; a leading tab or carriage return hides it from a naive check).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_START = "^[=+@\t\r-]"
+_FORMULA_START = "^([=+@\t\r-])"
 
 
 def neutralise_formula(text: str | None) -> str | None:
@@ -79,9 +79,11 @@ def neutralise_formula(text: str | None) -> str | None:
 
 
 def neutralise_formula_expr(column: str | pl.Expr) -> pl.Expr:
-    """``neutralise_formula`` as a polars expression (keeps the column's name)."""
+    """``neutralise_formula`` as a polars expression (keeps the column's name). ``column`` appears
+    once in it, so an expression that masks (a Python function per batch) is evaluated once: in a
+    when/then/otherwise it was masked three times."""
     value = pl.col(column) if isinstance(column, str) else column
-    return pl.when(value.str.contains(_FORMULA_START)).then(pl.lit("'") + value).otherwise(value)
+    return value.str.replace(_FORMULA_START, "'${1}")
 
 
 @dataclass
