@@ -516,8 +516,9 @@ def _masked_text(masker: PiiMasker) -> pl.Expr:
     return neutralise_formula_expr(masker.mask_text_expr("text")).alias("text_masked")
 
 
-# What a raw payload's own fields hold, by kind (masked in it before its free text).
-_KNOWN_FIELDS = {"NAME": "author_name", "EMAIL": "email", "PHONE": "phone", "HANDLE": "handle", "ACCOUNT": "account_number"}
+# The identifier columns of bronze, by their kind of token, in the order a raw payload has their
+# values masked (a name before the e-mail address that may hold it).
+IDENTIFIERS = {"author_name": "NAME", "email": "EMAIL", "phone": "PHONE", "handle": "HANDLE", "account_number": "ACCOUNT"}
 
 
 def _screen(
@@ -540,6 +541,8 @@ def _screen(
     bad = records.filter(pl.col("__rule").is_not_null()).with_columns(
         pl.col("__rule").struct.field("reason").alias("__reason")
     )
+    # A payload is masked first where it holds its own fields' values (a name no pattern finds).
+    known = bad.select(pl.col(column).alias(kind) for column, kind in IDENTIFIERS.items())
     quarantine = bad.select(
         "channel",
         pl.col("record_id").alias("source_record_id"),
@@ -549,7 +552,7 @@ def _screen(
         pl.col("__rule").struct.field("rule"),
         # A reason quotes what it could not read (a time, a status): masked like any text.
         neutralise_formula_expr(masker.mask_text_expr("__reason")).alias("reason"),
-        neutralise_formula_expr(pl.lit(masker.mask_records(bad.get_column("raw"), bad.select(**_KNOWN_FIELDS)))).alias("raw_masked"),
+        neutralise_formula_expr(pl.lit(masker.mask_records(bad.get_column("raw"), known))).alias("raw_masked"),
     ).cast(QUARANTINE_SCHEMA)
 
     # What the cleaned rows never need again is dropped before the filter copies them (the raw
@@ -558,8 +561,6 @@ def _screen(
     return received, quarantine, good
 
 
-# The identifier columns of bronze, by their kind of token.
-IDENTIFIERS = {"account_number": "ACCOUNT", "email": "EMAIL", "phone": "PHONE", "handle": "HANDLE", "author_name": "NAME"}
 # A record without an account number is the customer whose e-mail, phone or handle it gives (in
 # this order); what the cleaned layer reads of a CRM snapshot.
 RESOLVED_BY = ("email", "phone", "handle")
