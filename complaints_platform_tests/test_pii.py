@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import re
+import string
 
+import phonenumbers
 import polars as pl
 import pytest
 
-from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, find_unmasked_pii, token_digest
+from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, _e164_as_written, find_unmasked_pii, token_digest
 
 KEY = "test-key-7d1c"
 TOKEN = re.compile(r"<(?P<kind>[A-Z]+):[a-p]{10}>")
@@ -47,6 +50,40 @@ def test_a_key_is_required():
 def test_the_same_phone_written_any_way_gets_the_same_token(masker, written):
     assert masker.normalise_phone(written) == "+447700900123"
     assert masker.token("PHONE", written) == masker.token("PHONE", "07700 900123")
+
+
+def _parsed_e164(value: str, region: str) -> str | None:
+    """What phonenumbers itself makes of a value: its E.164 form if it is a possible number."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if phonenumbers.is_possible_number(number) else None
+
+
+# Regions whose metadata differ where it matters: GB strips '0' and '180020', IT keeps a leading
+# zero, AR and MX rewrite mobile prefixes, US and IN have one-digit and shared codes, BR carriers.
+@pytest.mark.parametrize("region", ["GB", "IE", "DE", "FR", "IT", "US", "IN", "BR", "MX", "AR", "JE"])
+def test_a_number_taken_as_written_is_what_phonenumbers_gives_back(region):
+    code = phonenumbers.country_code_for_region(region)
+    rng = random.Random(region)
+    values = [f"+{code}{''.join(rng.choices(string.digits, k=n))}" for n in range(3, 17) for _ in range(1_500)]
+    values += [f"+{code}{lead}{''.join(rng.choices(string.digits, k=n))}" for lead in ("0", "1", "180020", "9", "15") for n in range(2, 12)]
+    as_written = _e164_as_written(region)
+    taken = [value for value in values if as_written(value)]
+    # Used in each region but AR, whose prefix for parsing ('0?...') matches at the start of every number.
+    assert len(taken) > 1_000 or (region == "AR" and not taken)
+    assert [value for value in taken if _parsed_e164(value, region) != value] == []
+    masker = PiiMasker(KEY, region)
+    assert all(masker.normalise_phone(value) == value for value in taken)
+
+
+def test_a_number_the_parse_would_change_is_not_taken_as_written():
+    as_written = _e164_as_written("GB")
+    assert as_written("+447700900123")
+    for value in ["+4407700900123", "+441800201234", "+44770090", "+44 7700 900123", "+447700900123 ", "+33612345678", "07700900123"]:
+        assert not as_written(value), value
+    assert _parsed_e164("+4407700900123", "GB") == "+447700900123"  # the national prefix after the code, stripped
 
 
 def test_a_different_phone_gets_a_different_token(masker):

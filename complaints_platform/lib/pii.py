@@ -19,6 +19,7 @@ rows the step runs on, so most rows never reach Python; each distinct text is ma
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 import pickle
@@ -32,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import phonenumbers
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 import polars as pl
 
 # Token digests use the letters a-p (hex shifted), so no digit of a token can look like a number.
@@ -249,9 +252,12 @@ class PiiMasker:
         self.default_region = default_region
         self.workers = workers
         self._tokens: dict[tuple[str, str, str], str] = {}
+        self._as_written = _e164_as_written(default_region)
 
     # --- normalisation: the same value written differently gets the same token ---------------
     def normalise_phone(self, value: str) -> str:
+        if self._as_written(value):  # E.164 as an SMS provider sends it: phonenumbers would give it back
+            return value
         try:
             number = phonenumbers.parse(value, self.default_region)
             if phonenumbers.is_possible_number(number):
@@ -319,12 +325,16 @@ class PiiMasker:
         batch shared with helper processes: both are Python and hold the GIL. Each process does its
         slice exactly as this one would."""
         workers = self.workers or min(_usable_cpus(), 4)
+        work = len(items)
         if task == "mask":
             minimum, head_start = _PARALLEL_MIN_TEXTS, _HELPER_START_TEXTS
         else:
-            head_start = _HELPER_START_TOKENS.get(task.removeprefix("token:"), _HELPER_START_TOKENS["*"])
+            kind = task.removeprefix("token:")
+            head_start = _HELPER_START_TOKENS.get(kind, _HELPER_START_TOKENS["*"])
             minimum = 2 * head_start
-        if workers < 2 or len(items) < minimum:
+            if kind == "PHONE":  # what a helper would save: the parses (a number taken as written has none)
+                work -= sum(map(self._as_written, items))
+        if workers < 2 or work < minimum:
             return self._run(task, items)
         # Helpers get equal slices; this process, which need not start, does more meanwhile.
         share = max(0, (len(items) - head_start) // workers)
@@ -522,6 +532,36 @@ _HELPER_START_TEXTS = 40_000
 _HELPER_START_TOKENS = {"PHONE": 35_000, "*": 250_000}
 _TOKEN_BATCH = 1_000_000
 _HELPER_COMMAND = "from complaints_platform.lib.pii import _serve_helper; _serve_helper()"
+
+
+@functools.cache
+def _e164_as_written(region: str) -> Callable[[str], bool]:
+    """Whether phonenumbers, parsing a value in ``region``, would give it back unchanged as E.164:
+    '+', the region's country code, then a national number that phonenumbers leaves as it is: one
+    of a possible length (general_desc), not starting with 0, and not starting with what the
+    region's national_prefix_for_parsing strips (GB's is '0|180020'). Parsing is pure Python, some
+    12-35 us a number; this test is about 1 us, and an SMS provider writes every number this way.
+    Read from the library's own metadata, so a metadata change changes the test with it; where the
+    country code's digits start with a shorter country code, or the region is unknown, nothing
+    takes this path. complaints_platform_tests/test_pii.py holds it equal to the parse."""
+    code = phonenumbers.country_code_for_region(region)
+    main = phonenumbers.region_code_for_country_code(code) if code else None
+    metadata = PhoneMetadata.metadata_for_region(main) if main else None
+    digits = str(code)
+    if metadata is None or any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in range(1, len(digits))):
+        return lambda value: False
+    lengths = frozenset(metadata.general_desc.possible_length)
+    shape = re.compile(rf"\+{digits}([1-9][0-9]*)")
+    strips = re.compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
+
+    def as_written(value: str) -> bool:
+        found = shape.fullmatch(value)
+        if found is None:
+            return False
+        national = found.group(1)
+        return len(national) in lengths and (strips is None or strips.match(national) is None)
+
+    return as_written
 
 
 def _usable_cpus() -> int:
