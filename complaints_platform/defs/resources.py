@@ -42,7 +42,7 @@ class SmsApiResource(dg.ConfigurableResource):
 
     base_url: str
     token: str = ""
-    page_size: int = 500
+    page_size: int = Settings.sms_api_page_size
     timeout_seconds: float = 30.0
     retry_max_seconds: float = 120.0
     retry_base_seconds: float = 1.0

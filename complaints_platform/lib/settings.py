@@ -14,6 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_FILE_NAME = "platform.env"
+# The most items the SMS API gives in one page (its `limit`; README, "SMS: the provider's REST API").
+SMS_API_MAX_PAGE_SIZE = 500
 EXECUTORS = ("in_process", "multiprocess")
 
 
@@ -61,7 +63,7 @@ class Settings:
     sms_api_retry_seconds: float = 120.0
     sms_api_backoff_seconds: float = 1.0
     sms_api_timeout_seconds: float = 30.0
-    sms_api_page_size: int = 500
+    sms_api_page_size: int = SMS_API_MAX_PAGE_SIZE
     call_center_dir: Path | None = None
     call_center_timezone: str = "Europe/London"
     call_center_column_map: dict[str, str] = field(default_factory=dict)
@@ -156,8 +158,8 @@ class Settings:
                 "COMPLAINTS_SMS_API_RETRY_SECONDS must be >= 0, COMPLAINTS_SMS_API_BACKOFF_SECONDS and "
                 "COMPLAINTS_SMS_API_TIMEOUT_SECONDS > 0"
             )
-        if not 1 <= self.sms_api_page_size <= 500:
-            raise MissingSetting("COMPLAINTS_SMS_API_PAGE_SIZE must be from 1 to 500 (the API's limit)")
+        if not 1 <= self.sms_api_page_size <= SMS_API_MAX_PAGE_SIZE:
+            raise MissingSetting(f"COMPLAINTS_SMS_API_PAGE_SIZE must be from 1 to {SMS_API_MAX_PAGE_SIZE} (the API's limit)")
         if self.executor not in EXECUTORS:
             raise MissingSetting(f"COMPLAINTS_EXECUTOR={self.executor!r} is not one of {', '.join(EXECUTORS)}")
         if self.cleaning_rows_per_bucket < 1:
