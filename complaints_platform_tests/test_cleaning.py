@@ -18,6 +18,7 @@ from complaints_platform.lib.cleaning import (
     neutralise_formula_expr,
 )
 from complaints_platform.lib.crm import CRM_SCHEMA
+from complaints_platform.lib.near_duplicates import tfidf_cosine
 from complaints_platform.lib.pii import PiiMasker, find_unmasked_pii
 from complaints_platform.lib.quality import unmasked_pii_rows
 from complaints_platform.lib.reference import mask_customers
@@ -672,9 +673,10 @@ def _messy_day(rng_seed: int = 3) -> dict[str, pl.DataFrame]:
     return {channel: to_bronze(channel, records) for channel, records in rows.items()}
 
 
-def test_a_day_cleaned_in_spilled_buckets_is_the_day_cleaned_whole(masker, customers, tmp_path):
+def test_a_day_cleaned_in_spilled_buckets_is_the_day_cleaned_whole(masker, customers, tmp_path, monkeypatch):
     from polars.testing import assert_frame_equal
 
+    from complaints_platform.lib import cleaning
     from complaints_platform.lib.cleaning import screen_day
 
     bronze = _messy_day()
@@ -693,8 +695,13 @@ def test_a_day_cleaned_in_spilled_buckets_is_the_day_cleaned_whole(masker, custo
     screened = screen_day(bronze, masker, customers, buckets=4, spill=spill)
     assert len(list(spill.iterdir())) >= 4  # the good rows wait on disk, a file per chunk and bucket
     assert screened._moved.height > 0  # some updated forms changed e-mail: their copies were in two buckets
+    fitted = []
+    monkeypatch.setattr(cleaning, "tfidf_cosine", lambda corpus: fitted.append(corpus.len()) or tfidf_cosine(corpus))
     parts = list(screened.clean(prior))
     assert [p.cleaned.height > 0 for p in parts] == [True] * 4
+    assert [p.duplicates.filter(pl.col("rule") == "near_duplicate").height > 0 for p in parts].count(True) > 1
+    assert fitted == [screened.corpus.len()]  # the day's cosine, fitted once for its four buckets
+    monkeypatch.undo()
     assert list(spill.iterdir()) == []  # each bucket's files go once it is read
 
     in_buckets = clean_complaints(bronze, masker, customers, prior=prior, buckets=4, spill=spill)

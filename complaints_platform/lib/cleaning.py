@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import polars.selectors as cs
 
@@ -43,11 +44,13 @@ from complaints_platform.lib.near_duplicates import (
     IDF_SAMPLE,
     REVIEW_DESCENDING,
     REVIEW_ORDER,
+    Cosine,
     Thresholds,
     earlier_candidates,
     find_pairs,
     normalised_text,
     resolve,
+    tfidf_cosine,
 )
 from complaints_platform.lib.pii import PiiMasker, token_digest
 from complaints_platform.lib.silver import (
@@ -374,10 +377,18 @@ class ScreenedDay:
     _store: _Buckets
     _moved: pl.DataFrame
     corpus: pl.Series
+    _fitted: Cosine | None = field(default=None, repr=False)
 
     @property
     def buckets(self) -> int:
         return self._store.count
+
+    def _cosine(self, earlier: pl.Series, later: pl.Series) -> np.ndarray:
+        """The near-duplicate cosine, fitted on ``corpus`` once for all the day's buckets (0.24 s a
+        bucket when each fitted its own: 5 s at 10M records), and only once a bucket has pairs to score."""
+        if self._fitted is None:
+            self._fitted = tfidf_cosine(self.corpus)
+        return self._fitted(earlier, later)
 
     def clean(
         self,
@@ -426,7 +437,7 @@ class ScreenedDay:
         if prior is not None:
             earlier = earlier_candidates(prior, candidates).with_columns(pl.lit(False).alias("is_new"))
             candidates = pl.concat([earlier, candidates], how="vertical_relaxed")
-        resolution = resolve(find_pairs(candidates, self.exclude_contacts, corpus=self.corpus), decisions, thresholds)
+        resolution = resolve(find_pairs(candidates, self.exclude_contacts, corpus=self._cosine), decisions, thresholds)
         duplicates_near = good.join(resolution.links, on="complaint_id", how="inner")
         good = good.join(resolution.links, on="complaint_id", how="anti")
         # Older copies of a record that turned out to be a duplicate belong to the one finally kept.

@@ -94,7 +94,11 @@ def normalised_text(column: str) -> pl.Expr:
     return pl.col(column).str.to_lowercase().str.replace_all(r"[^\w<>:]+", " ").str.strip_chars()
 
 
-def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = None) -> pl.Series:
+# A fitted TF-IDF cosine (``tfidf_cosine``): element i of ``earlier`` with element i of ``later``.
+Cosine = Callable[[pl.Series, pl.Series], np.ndarray]
+
+
+def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | Cosine | None = None) -> pl.Series:
     """Pairwise similarity in [0, 1] of normalised texts (element i of one with element i of the
     other): the mean of an alignment score and a boilerplate-aware one.
 
@@ -105,10 +109,13 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = 
       batch's texts, ``IDF_SAMPLE`` of them at most): n-grams every web form or agent note shares
       ("I have been a customer for years", "cust adv") weigh little, so two different complaints in
       the same boilerplate score low where the alignment alone would score them high.
+
+    ``corpus`` may also be the cosine already fitted on one (``tfidf_cosine``): a day cleaned in
+    buckets fits it once, not once per bucket.
     """
     if not earlier.len():
         return pl.Series("similarity", [], dtype=pl.Float64)
-    cosine = _tfidf_cosine(_idf_sample(corpus if corpus is not None else pl.concat([earlier, later])))
+    cosine = corpus if callable(corpus) else tfidf_cosine(corpus if corpus is not None else pl.concat([earlier, later]))
     # In blocks: each block's texts become Python strings for rapidfuzz and vectors for the
     # cosine, and only one block's are alive at a time.
     scores = [
@@ -118,7 +125,7 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | None = 
     return pl.concat(scores).alias("similarity")
 
 
-def _block_similarity(earlier: pl.Series, later: pl.Series, cosine: Callable[[pl.Series, pl.Series], np.ndarray]) -> pl.Series:
+def _block_similarity(earlier: pl.Series, later: pl.Series, cosine: Cosine) -> pl.Series:
     a, b = earlier.to_list(), later.to_list()
     partial = pl.Series(process.cpdist(a, b, scorer=fuzz.partial_ratio, workers=-1), dtype=pl.Float64) / 100
     whole = pl.Series(process.cpdist(a, b, scorer=fuzz.ratio, workers=-1), dtype=pl.Float64) / 100
@@ -138,10 +145,11 @@ def _idf_sample(corpus: pl.Series) -> pl.Series:
     return corpus.sample(IDF_SAMPLE, seed=0) if corpus.len() > IDF_SAMPLE else corpus
 
 
-def _tfidf_cosine(corpus: pl.Series) -> Callable[[pl.Series, pl.Series], np.ndarray]:
-    """Fitted on ``corpus``: a function giving the cosine of the TF-IDF vectors of each pair
-    (element i of ``earlier`` with element i of ``later``), as sklearn's ``TfidfVectorizer(analyzer="char_wb",
-    ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32)`` fitted on ``corpus`` gives it.
+def tfidf_cosine(corpus: pl.Series) -> Cosine:
+    """Fitted on ``corpus`` (``IDF_SAMPLE`` of its texts at most): a function giving the cosine of
+    the TF-IDF vectors of each pair (element i of ``earlier`` with element i of ``later``), as
+    sklearn's ``TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+    dtype=np.float32)`` fitted on that sample gives it.
 
     sklearn counts n-grams in a Python loop per text (about 8,000 texts/s on the development machine); here the counts are
     built from the distinct words instead (a char_wb n-gram never crosses a word): each distinct
@@ -155,7 +163,7 @@ def _tfidf_cosine(corpus: pl.Series) -> Callable[[pl.Series, pl.Series], np.ndar
     # webserver, the daemon, every sensor tick's code server) imports this module with the Definitions.
     from sklearn.feature_extraction.text import TfidfTransformer
 
-    corpus = corpus.fill_null("")
+    corpus = _idf_sample(corpus).fill_null("")
     # sklearn's vocabulary: the corpus's n-grams in string order (polars sorts by code point, as Python).
     corpus_words = _words(corpus).select("word").unique().with_row_index("w")
     vocabulary = _word_ngrams(corpus_words).select(pl.col("gram").unique().sort()).with_row_index("f")
@@ -231,15 +239,16 @@ def _csr(rows: pl.Series, columns: pl.Series, values: pl.Series, shape: tuple[in
 
 
 def find_pairs(
-    complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[str] = frozenset(), corpus: pl.Series | None = None
+    complaints: pl.DataFrame, exclude_contacts: set[str] | frozenset[str] = frozenset(), corpus: pl.Series | Cosine | None = None
 ) -> pl.DataFrame:
     """Candidate pairs (earlier, later) of one contact within WINDOW, with their similarity.
 
     ``complaints`` has COMPLAINT_COLUMNS plus ``is_new`` (False for complaints of earlier days,
     which can only be the earlier side of a pair). ``exclude_contacts``: tokens that are not
     customers (the brand's own accounts, whose replies repeat by design). ``corpus``: normalised
-    texts to take document frequencies from (``similarity``); by default a sample of the
-    complaints' own, so a part of a day given the day's corpus scores its pairs as the whole day would."""
+    texts to take document frequencies from, or the cosine fitted on them (``similarity``); by
+    default a sample of the complaints' own, so a part of a day given the day's corpus scores its
+    pairs as the whole day would."""
     order = ["contact_token", "received_at", "complaint_id"]
     customers = complaints.filter(
         pl.col("contact_token").is_not_null() & ~pl.col("contact_token").is_in(list(exclude_contacts))
