@@ -7,10 +7,11 @@ import re
 import string
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
 import polars as pl
 import pytest
 
-from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, _e164_as_written, find_unmasked_pii, token_digest
+from complaints_platform.lib.pii import TOKEN_PATTERN, PiiMasker, _e164_as_written, _e164_without_parse, find_unmasked_pii, token_digest
 
 KEY = "test-key-7d1c"
 TOKEN = re.compile(r"<(?P<kind>[A-Z]+):[a-p]{10}>")
@@ -76,6 +77,52 @@ def test_a_number_taken_as_written_is_what_phonenumbers_gives_back(region):
     assert [value for value in taken if _parsed_e164(value, region) != value] == []
     masker = PiiMasker(KEY, region)
     assert all(masker.normalise_phone(value) == value for value in taken)
+
+
+def _written_every_way(region: str, rng: random.Random, n: int) -> list[str]:
+    """Phone numbers of ``region`` as people, agents and forms write them: national numbers of
+    every length with and without the national prefix, '+' and the code with and without '(0)',
+    the international prefix, the code without '+'; spaces, hyphens and parentheses anywhere."""
+    code = str(phonenumbers.country_code_for_region(region))
+    prefix = PhoneMetadata.metadata_for_region(region).national_prefix or "0"
+    leads = ["", "", "", prefix, prefix, "0", "1", "9", "180020", "15", code, "00"]
+    values = []
+    for _ in range(n):
+        national = rng.choice(leads) + "".join(rng.choices(string.digits, k=rng.randint(1, 14)))
+        written = rng.choice([
+            national, f"{prefix}{national}", f"+{code}{national}", f"+{code} ({prefix}){national}", f"({prefix}){national}",
+            f"00{code}{national}", f"{code}{national}", f"+{code} {national}",
+        ])
+        for _ in range(rng.choice([0, 0, 1, 2, 3])):  # separators where a person might put them, or anywhere
+            at = rng.randint(0, len(written))
+            written = written[:at] + rng.choice([" ", " ", "-", "(", ")", "  "]) + written[at:]
+        values.append(written)
+    return values
+
+
+@pytest.mark.parametrize("region", ["GB", "IE", "DE", "FR", "IT", "US", "IN", "BR", "MX", "AR", "JE"])
+def test_a_plainly_written_number_is_what_phonenumbers_makes_of_it(region):
+    rng = random.Random(f"plain-{region}")
+    values = _written_every_way(region, rng, 30_000)
+    quick = _e164_without_parse(region)
+    taken = {value: quick(value) for value in values if quick(value) is not None}
+    assert {value: e164 for value, e164 in taken.items() if _parsed_e164(value, region) != e164} == {}
+    # Regions that rewrite their prefix (AR, BR, JE) take only numbers written in E.164.
+    national = [value for value in taken if not value.startswith("+")]
+    assert len(national) > 50 or (region in ("AR", "BR", "JE") and not national)
+    assert len(taken) > 150 or (region == "AR" and not taken)  # (see the test above)
+    masker = PiiMasker(KEY, region)
+    assert all(masker.normalise_phone(value) == e164 for value, e164 in taken.items())
+
+
+def test_the_ways_the_platform_sees_a_uk_number_need_no_parse():
+    quick = _e164_without_parse("GB")
+    for value in ["07700900123", "07700 900123", "(0)7700-900-123", "+44 7700 900123", "+44 (0)7700 900123", "+447700900123"]:
+        assert quick(value) == "+447700900123" == _parsed_e164(value, "GB"), value
+    # Left to the parse: the international prefix, the code without '+', other characters, a
+    # number the national prefix rule keeps whole, a wrong length, another country.
+    for value in ["00447700900123", "447700900123", "07700.900123", "07700 900123 ext 2", "0180020123456", "0770090012345", "+33612345678"]:
+        assert quick(value) is None, value
 
 
 def test_a_number_the_parse_would_change_is_not_taken_as_written():

@@ -280,19 +280,21 @@ def test_a_token_helper_that_fails_leaves_its_slice_to_this_process(masker, monk
         assert PiiMasker(KEY, workers=2).tokens("PHONE", frame["phone"]).to_list() == expected
 
 
-def test_numbers_taken_as_written_start_no_helper(masker, monkeypatch):
-    """An SMS provider's numbers (E.164) need no parse, so a batch of them is not worth a helper's
-    start; the same count written nationally is."""
+def test_plainly_written_numbers_start_no_helper(masker, monkeypatch):
+    """An SMS provider's numbers (E.164) and plainly written national ones need no parse, so a batch
+    of them is not worth a helper's start; the same count written with the international prefix is."""
     started = []
     real_start = pii._start_helper
     monkeypatch.setattr(pii, "_HELPER_START_TOKENS", {"PHONE": 100, "*": 100_000})
     monkeypatch.setattr(pii, "_start_helper", lambda *args: started.append(args) or real_start(*args))
     e164 = pl.Series([f"+447700{n:06d}" for n in range(1_000)])
     national = pl.Series([f"07700 {n:06d}" for n in range(1_000)])
+    international = pl.Series([f"0044 7700 {n:06d}" for n in range(1_000)])
     shared = PiiMasker(KEY, workers=2)
     assert shared.tokens("PHONE", e164).to_list() == [masker.token("PHONE", v) for v in e164]
-    assert started == []
     assert shared.tokens("PHONE", national).to_list() == shared.tokens("PHONE", e164).to_list()
+    assert started == []
+    assert shared.tokens("PHONE", international).to_list() == shared.tokens("PHONE", e164).to_list()
     assert len(started) == 1
 
 

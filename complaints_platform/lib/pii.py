@@ -252,12 +252,13 @@ class PiiMasker:
         self.default_region = default_region
         self.workers = workers
         self._tokens: dict[tuple[str, str, str], str] = {}
-        self._as_written = _e164_as_written(default_region)
+        self._quick_e164 = _e164_without_parse(default_region)
 
     # --- normalisation: the same value written differently gets the same token ---------------
     def normalise_phone(self, value: str) -> str:
-        if self._as_written(value):  # E.164 as an SMS provider sends it: phonenumbers would give it back
-            return value
+        quick = self._quick_e164(value)  # as written by an SMS provider, or a plainly written number
+        if quick is not None:
+            return quick
         try:
             number = phonenumbers.parse(value, self.default_region)
             if phonenumbers.is_possible_number(number):
@@ -332,8 +333,8 @@ class PiiMasker:
             kind = task.removeprefix("token:")
             head_start = _HELPER_START_TOKENS.get(kind, _HELPER_START_TOKENS["*"])
             minimum = 2 * head_start
-            if kind == "PHONE":  # what a helper would save: the parses (a number taken as written has none)
-                work -= sum(map(self._as_written, items))
+            if kind == "PHONE":  # what a helper would save: the parses (a plainly written number has none)
+                work -= sum(self._quick_e164(item) is not None for item in items)
         if workers < 2 or work < minimum:
             return self._run(task, items)
         # Helpers get equal slices; this process, which need not start, does more meanwhile.
@@ -544,12 +545,10 @@ def _e164_as_written(region: str) -> Callable[[str], bool]:
     Read from the library's own metadata, so a metadata change changes the test with it; where the
     country code's digits start with a shorter country code, or the region is unknown, nothing
     takes this path. complaints_platform_tests/test_pii.py holds it equal to the parse."""
-    code = phonenumbers.country_code_for_region(region)
-    main = phonenumbers.region_code_for_country_code(code) if code else None
-    metadata = PhoneMetadata.metadata_for_region(main) if main else None
-    digits = str(code)
-    if metadata is None or any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in range(1, len(digits))):
+    found = _code_metadata(region)
+    if found is None:
         return lambda value: False
+    digits, metadata = found
     lengths = frozenset(metadata.general_desc.possible_length)
     shape = re.compile(rf"\+{digits}([1-9][0-9]*)")
     strips = re.compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
@@ -562,6 +561,78 @@ def _e164_as_written(region: str) -> Callable[[str], bool]:
         return len(national) in lengths and (strips is None or strips.match(national) is None)
 
     return as_written
+
+
+def _code_metadata(region: str) -> tuple[str, PhoneMetadata] | None:
+    """The digits of ``region``'s country code and the metadata phonenumbers reads a number of that
+    code by (its main region's), or None where a number cannot be told without a parse: the region
+    is unknown, or the code's digits start with a shorter country code."""
+    code = phonenumbers.country_code_for_region(region)
+    main = phonenumbers.region_code_for_country_code(code) if code else None
+    metadata = PhoneMetadata.metadata_for_region(main) if main else None
+    digits = str(code)
+    if metadata is None or any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in range(1, len(digits))):
+        return None
+    return digits, metadata
+
+
+# A phone number written with nothing but digits, spaces, hyphens and parentheses ('07700 900123',
+# '(0)7700-900-123', '+44 (0)7700 900123'), and those characters.
+_PLAIN_PHONE = re.compile(r"\+?[0-9 ()-]{1,40}")
+_PLAIN_PHONE_SEPARATORS = re.compile(r"[ ()-]")
+
+
+@functools.cache
+def _e164_without_parse(region: str) -> Callable[[str], str | None]:
+    """The E.164 form phonenumbers would give a value written plainly in ``region``, where it can be
+    told without a parse (else None: parse it). Such a value is digits with spaces, hyphens and
+    parentheses (``_PLAIN_PHONE``), either '+' and the region's country code or a national number
+    that neither the region's international prefix (GB's '00') nor its country code starts; the
+    national number is stripped of the national prefix as phonenumbers strips it
+    (national_prefix_for_parsing, unless the whole number fits the region's pattern and the rest
+    does not), and the result must be a number ``_e164_as_written`` takes. Regions whose prefix is
+    rewritten (a transform rule: AR, BR, JE), and those that are not their code's main region, only
+    take numbers already written in E.164. complaints_platform_tests/test_pii.py holds it equal to
+    the parse on numbers written every way the platform sees, in eleven regions."""
+    as_written = _e164_as_written(region)
+    found = _code_metadata(region)
+    if found is None or found[1].id != region or found[1].national_prefix_transform_rule:
+        return lambda value: value if as_written(value) else None
+    digits, metadata = found
+    strips = re.compile(metadata.national_prefix_for_parsing) if metadata.national_prefix_for_parsing else None
+    idd = re.compile(metadata.international_prefix) if metadata.international_prefix else None
+    whole = re.compile(metadata.general_desc.national_number_pattern)
+    local_only = frozenset(metadata.general_desc.possible_length_local_only)
+
+    def kept(national: str) -> str | None:
+        """What phonenumbers keeps of a national number (None: it may keep the prefix)."""
+        found = strips.match(national) if strips is not None else None
+        if found is None:
+            return national
+        rest = national[found.end():]
+        if whole.fullmatch(national) and not whole.fullmatch(rest):
+            return None
+        return None if len(rest) in local_only else rest
+
+    def e164(value: str) -> str | None:
+        if as_written(value):
+            return value
+        if _PLAIN_PHONE.fullmatch(value) is None:
+            return None
+        compact = _PLAIN_PHONE_SEPARATORS.sub("", value)
+        if compact.startswith("+"):
+            national = compact[1 + len(digits):] if compact.startswith(digits, 1) else None
+        elif compact.startswith(digits) or (idd is not None and idd.match(compact)):
+            national = None
+        else:
+            national = compact
+        national = kept(national) if national else None
+        if national is None:
+            return None
+        candidate = f"+{digits}{national}"
+        return candidate if as_written(candidate) else None
+
+    return e164
 
 
 def _usable_cpus() -> int:
