@@ -265,7 +265,7 @@ def parse_web_forms(extract: pl.DataFrame, location: str) -> pl.DataFrame:
                     else f"{location} row index={index}"
                 ),
                 "received_at": updated_at,
-                "raw": json.dumps(form, default=_json_value, ensure_ascii=False, separators=(",", ":")),
+                "raw": _RAW_ENCODER.encode(form),
                 "parse_error": "; ".join(errors) or None,
                 "event_time_text": _iso(submitted_at) if submitted_at is not None else unreadable.get("submitted_at"),
                 "event_time_zone": "UTC",
@@ -433,3 +433,7 @@ def _json_value(value: object) -> str:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# A form's raw text, from one encoder made once (json.dumps makes one per call).
+_RAW_ENCODER = json.JSONEncoder(default=_json_value, ensure_ascii=False, separators=(",", ":"))
