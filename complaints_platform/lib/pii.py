@@ -576,8 +576,8 @@ def _code_metadata(region: str) -> tuple[str, PhoneMetadata] | None:
     return digits, metadata
 
 
-# A phone number written with nothing but digits, spaces, hyphens and parentheses ('07700 900123',
-# '(0)7700-900-123', '+44 (0)7700 900123'), and those characters.
+# A phone number written with digits, spaces, hyphens and parentheses alone, '+' in front or not
+# ('07700 900123', '(0)7700-900-123', '+44 (0)7700 900123').
 _PLAIN_PHONE = re.compile(r"\+?[0-9 ()-]{1,40}")
 _PLAIN_PHONE_SEPARATORS = re.compile(r"[ ()-]")
 
@@ -606,10 +606,10 @@ def _e164_without_parse(region: str) -> Callable[[str], str | None]:
 
     def kept(national: str) -> str | None:
         """What phonenumbers keeps of a national number (None: it may keep the prefix)."""
-        found = strips.match(national) if strips is not None else None
-        if found is None:
+        prefix = strips.match(national) if strips is not None else None
+        if prefix is None:
             return national
-        rest = national[found.end():]
+        rest = national[prefix.end():]
         if whole.fullmatch(national) and not whole.fullmatch(rest):
             return None
         return None if len(rest) in local_only else rest
