@@ -120,7 +120,8 @@ def test_the_ways_the_platform_sees_a_uk_number_need_no_parse():
     for value in ["07700900123", "07700 900123", "(0)7700-900-123", "+44 7700 900123", "+44 (0)7700 900123", "+447700900123"]:
         assert quick(value) == "+447700900123" == _parsed_e164(value, "GB"), value
     # Left to the parse: the international prefix, the code without '+', other characters, a
-    # number the national prefix rule keeps whole, a wrong length, another country.
+    # number that still starts with GB's other national prefix (180020) once '0' is stripped, a
+    # wrong length, another country.
     for value in ["00447700900123", "447700900123", "07700.900123", "07700 900123 ext 2", "0180020123456", "0770090012345", "+33612345678"]:
         assert quick(value) is None, value
 

@@ -502,7 +502,7 @@ def record_hash(raw: str) -> str:
 
 
 # An item's raw text: what json.dumps(item, ensure_ascii=False, sort_keys=True) gives, from one
-# encoder made once (json.dumps makes one per call: half the time of a 1M day's 312,500 items).
+# encoder made once (json.dumps makes one per call: 4.9 us an item against 2.5 us).
 _RAW_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
