@@ -59,7 +59,8 @@ class Trace:
             time.sleep(0.1)
 
     def mark(self, name: str) -> None:
-        print(f"{time.perf_counter() - self.start:8.1f} s  {tree_rss() >> 20:7,} MiB now  "
+        cpu = sum(os.times()[:2])  # this process's threads (helpers are not in it)
+        print(f"{time.perf_counter() - self.start:8.1f} s  {cpu:8.1f} s cpu  {tree_rss() >> 20:7,} MiB now  "
               f"{self.peak >> 20:7,} MiB peak so far  {name}", flush=True)
 
     def wrap(self, module, name: str) -> None:

@@ -337,3 +337,78 @@ def test_an_export_parsed_a_few_rows_at_a_time_gives_the_same_frame(
     assert whole.height == 5
     monkeypatch.setattr("complaints_platform.lib.call_center.ROWS_PER_FRAME", rows_per_frame)
     assert_frame_equal(parse(path), whole)
+
+
+def _awkward_export(extra: list[str]) -> str:
+    """Ordinary records (the header's width) in every way a value can be awkward, among the odd
+    records a real export has."""
+    header = "Notes,call_id,call_started_at,agent_id,account_number,caller_name,caller_phone,status,resolved_at,wait_seconds,handle_seconds,site"
+    records = [
+        '"cust adv ""no signal"", since Tues",C1,2026-11-21 12:05,A7,ACC-001,Jane Doe,07700 900123,open,,35,610,Leeds "North"',
+        '"Two\nlines, quoted ""here""",C2, 2026-11-21 12:06 ,A8,,  O\'Neil ,,open,,+7,007,',
+        '"\r\n   ",C3,2026-11-21 12:07,A8,,,,open,,-0,2147483647,',  # notes of whitespace only: none
+        "  keep my spaces  ,\x1cC4\x1f,2026-11-21 12:08,\u00a0A9\u3000,,,,closed,,-5,2147483648,",
+        "fine,,2026-11-21 12:09,A9,,,,open,,x,12.5,",  # no call id; two durations that are no numbers
+        "tab\there,C6,2026-11-21 12:10,A9,,,,open,,O'Neil,a\\b,",
+        "one field too many,C7,2026-11-21 12:11,A9,,,,open,,1,2,x,y",
+        "",
+        ",,,,,,,,,,,",  # a row of empty cells
+        "spaces only,C8,2026-11-21 12:12,A9,,,,open,,   ,1,",
+        *extra,
+        "last,C9,2026-11-21 12:13,A9,,,,open,,1,2,",
+    ]
+    return header + "\n" + "\n".join(records) + "\n"
+
+
+@pytest.mark.parametrize("rows_per_frame", [3, 50_000])
+@pytest.mark.parametrize("odd_duration", [False, True])
+def test_records_of_the_headers_width_are_read_by_column_as_the_row_rules_read_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_per_frame: int, odd_duration: bool
+) -> None:
+    """Records of the header's width become rows column by column (no Python call per record), with
+    the row rules' values, errors and raw text, byte for byte; a batch with a duration only
+    Python reads (digits of another script) is read row by row."""
+    from complaints_platform.lib import call_center
+
+    text = _awkward_export(["odd,C10,2026-11-21 12:14,A9,,,,open,,\u0663,4,"] if odd_duration else [])
+    path = write(tmp_path / "calls_20261121T1200.csv", text)
+    monkeypatch.setattr(call_center, "ROWS_PER_FRAME", rows_per_frame)
+    real = call_center._ordinary_frame
+    by_column = []
+
+    def spied(*args):
+        frame = real(*args)
+        by_column.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(call_center, "_ordinary_frame", spied)
+    columns = parse(path)
+    monkeypatch.setattr(call_center, "_ordinary_frame", lambda *args: None)
+    rows = parse(path)
+    assert_frame_equal(columns, rows)
+    assert (False in by_column) == odd_duration  # the batch with C10 is read row by row
+    assert (True in by_column) == (not odd_duration or rows_per_frame == 3)
+    frame = by_id(columns)
+    assert frame["C1"]["text"] == 'cust adv "no signal", since Tues'
+    assert frame["C1"]["raw"] == (
+        '"cust adv ""no signal"", since Tues",C1,2026-11-21 12:05,A7,ACC-001,Jane Doe,07700 900123,open,,35,610,"Leeds ""North"""'
+    )
+    assert frame["C2"]["text"] == 'Two\r\nlines, quoted "here"' and frame["C2"]["author_name"] == "O'Neil"
+    assert (frame["C2"]["wait_seconds"], frame["C2"]["handle_seconds"]) == (7, 7)
+    assert frame["C3"]["text"] is None and frame["C3"]["handle_seconds"] == 2147483647
+    assert frame["C4"]["text"] == "  keep my spaces  " and frame["C4"]["agent_id"] == "A9"
+    assert frame["C4"]["parse_error"] == "wait_seconds is negative: '-5'; handle_seconds is out of range: '2147483648'"
+    no_id = columns.filter(pl.col("text") == "fine").row(0, named=True)
+    assert no_id["record_id"] == "calls_20261121T1200.csv:9"  # C2 and C3 span two and three lines
+    assert no_id["parse_error"] == (
+        "call_id is empty; wait_seconds is not a whole number of seconds: 'x'; "
+        "handle_seconds is not a whole number of seconds: '12.5'"
+    )
+    assert frame["C6"]["parse_error"] == (
+        'wait_seconds is not a whole number of seconds: "O\'Neil"; handle_seconds is not a whole number of seconds: \'a\\\\b\''
+    )
+    assert columns.filter(pl.col("raw").str.starts_with("one field too many"))["parse_error"].to_list() == ["expected 12 fields, found 13"]
+    assert frame["C8"]["wait_seconds"] is None and frame["C8"]["parse_error"] is None
+    assert columns["source_location"].str.extract(r":(\d+)$").cast(pl.Int64).is_sorted()
+    if odd_duration:
+        assert frame["C10"]["wait_seconds"] == 3

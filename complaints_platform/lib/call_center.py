@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from complaints_platform.lib.bronze import to_bronze
+from complaints_platform.lib.bronze import bronze_select, to_bronze
 from complaints_platform.lib.lake import window_start
 from complaints_platform.lib.settings import Settings
 
@@ -207,55 +207,23 @@ def parse_call_center_csv(
         return "".join(lines[first - 1 : last]).rstrip("\r\n")
 
     # Rows become a bronze frame every ROWS_PER_FRAME: an export's rows as dicts would take several
-    # times the file's size (a 12-hour export at 10M complaints a day is up to 1.3M rows).
+    # times the file's size (a 12-hour export at 10M complaints a day is up to 1.3M rows). Records
+    # of the header's width wait in ``ordinary`` and become rows column by column
+    # (``_ordinary_frame``); any other record is a row dict in ``rows``, with its first line in
+    # ``row_lines``; the two are put back in file order when they become a frame.
     frames: list[pl.DataFrame] = []
     rows: list[dict] = []
+    row_lines: list[int] = []
+    ordinary: list[tuple[int, list[str]]] = []  # (first line, fields)
     header: dict[str, int] | None = None
     header_width = 0
     header_problem: str | None = None  # every record of a file whose header is unusable says why
     header_row: dict | None = None
     last_line = 0
-    while True:
-        first = last_line + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            rows.append(
-                {
-                    **located(first),
-                    "raw": physical_text(first, reader.line_num),
-                    "parse_error": f"unreadable CSV record: {error}",
-                }
-            )
-            last_line = reader.line_num
-            continue
-        last_line = reader.line_num
-        if all(not field.strip() for field in record):
-            continue  # blank line (or a row of empty cells)
-        if header is None:
-            header, header_width = _read_header(record, column_map), len(record)
-            missing = [name for name in REQUIRED_COLUMNS if name not in header]
-            if missing:
-                header_problem = "header is missing required columns: " + ", ".join(missing)
-                header_row = {**located(first), "raw": physical_text(first, last_line), "parse_error": header_problem}
-            continue
-        if header_problem:
-            rows.append({**located(first), "raw": physical_text(first, last_line), "parse_error": header_problem})
-            continue
-        if len(record) != header_width:
-            rows.append(
-                {
-                    **located(first),
-                    "raw": physical_text(first, last_line),
-                    "parse_error": f"expected {header_width} fields, found {len(record)}",
-                }
-            )
-            continue
-        errors = []
-        if last_line == len(lines) and physical_text(first, last_line).count('"') % 2:
-            errors.append("unterminated quoted field at end of file")
+
+    def record_row(first: int, record: list[str], unterminated: bool = False) -> dict:
+        """The bronze row of a record of the header's width."""
+        errors = ["unterminated quoted field at end of file"] if unterminated else []
         values = {name: _cell(record[index], name) for name, index in header.items()}
         counts: dict[str, int | None] = {}
         for name in INTEGER_COLUMNS:
@@ -268,39 +236,197 @@ def parse_call_center_csv(
         else:
             # file:line names the record for a person, but is no id: a re-export would count it twice.
             errors.insert(0, "call_id is empty")
-        rows.append(
-            {
-                **row,
-                "raw": _serialise(record),
-                "parse_error": "; ".join(errors) or None,
-                "event_time_text": values.get("call_started_at"),
-                "text": values.get("notes"),
-                "author_name": values.get("caller_name"),
-                "phone": values.get("caller_phone"),
-                "account_number": values.get("account_number"),
-                "status": values.get("status"),
-                "resolved_at_text": values.get("resolved_at"),
-                "agent_id": values.get("agent_id"),
-                **counts,
-            }
-        )
-        if len(rows) >= ROWS_PER_FRAME:
-            frames.append(to_bronze(CHANNEL, rows))
-            rows = []
-    if header_row is not None and not rows and not frames:
-        rows.append(header_row)  # no records, but the broken export must still be seen
-    if header is None and not rows:
+        return {
+            **row,
+            "raw": _serialise(record),
+            "parse_error": "; ".join(errors) or None,
+            **{target: values.get(name) for name, target in _VALUE_COLUMNS.items()},
+            **counts,
+        }
+
+    def flush() -> None:
+        nonlocal rows, row_lines, ordinary
+        parts = []
+        if ordinary:
+            frame = _ordinary_frame(ordinary, header, common, relative)
+            if frame is None:  # a value only the row-by-row rules read exactly
+                frame = to_bronze(CHANNEL, [record_row(first, record) for first, record in ordinary])
+            parts.append(frame.with_columns(pl.Series("__line", [first for first, _ in ordinary], dtype=pl.Int64)))
+        if rows:
+            parts.append(to_bronze(CHANNEL, rows).with_columns(pl.Series("__line", row_lines, dtype=pl.Int64)))
+        if parts:
+            frame = parts[0] if len(parts) == 1 else pl.concat(parts).sort("__line")
+            frames.append(frame.drop("__line"))
+        rows, row_lines, ordinary = [], [], []
+
+    def add_row(first: int, row: dict) -> None:
+        rows.append(row)
+        row_lines.append(first)
+        if len(rows) + len(ordinary) >= ROWS_PER_FRAME:
+            flush()
+
+    while True:
+        first = last_line + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            add_row(
+                first,
+                {
+                    **located(first),
+                    "raw": physical_text(first, reader.line_num),
+                    "parse_error": f"unreadable CSV record: {error}",
+                }
+            )
+            last_line = reader.line_num
+            continue
+        last_line = reader.line_num
+        if not any(map(str.strip, record)):
+            continue  # blank line (or a row of empty cells)
+        if header is None:
+            header, header_width = _read_header(record, column_map), len(record)
+            missing = [name for name in REQUIRED_COLUMNS if name not in header]
+            if missing:
+                header_problem = "header is missing required columns: " + ", ".join(missing)
+                header_row = {**located(first), "raw": physical_text(first, last_line), "parse_error": header_problem}
+            continue
+        if header_problem:
+            add_row(first, {**located(first), "raw": physical_text(first, last_line), "parse_error": header_problem})
+            continue
+        if len(record) != header_width:
+            add_row(
+                first,
+                {
+                    **located(first),
+                    "raw": physical_text(first, last_line),
+                    "parse_error": f"expected {header_width} fields, found {len(record)}",
+                }
+            )
+            continue
+        if last_line == len(lines):  # the last record: is a quote left open?
+            add_row(first, record_row(first, record, physical_text(first, last_line).count('"') % 2 == 1))
+            continue
+        ordinary.append((first, record))
+        if len(rows) + len(ordinary) >= ROWS_PER_FRAME:
+            flush()
+    flush()
+    if header_row is not None and not frames:
+        frames.append(to_bronze(CHANNEL, [header_row]))  # no records, but the broken export must still be seen
+    if header is None and not frames:
         problem = (
             f"export has no header row: {size} bytes of blank lines or a byte-order mark only"
             if size
             else "export is empty (0 bytes): no header row"
         )
-        rows.append({**located(1), "raw": "".join(lines), "parse_error": problem})
+        frames.append(to_bronze(CHANNEL, [{**located(1), "raw": "".join(lines), "parse_error": problem}]))
     if not frames:
-        return to_bronze(CHANNEL, rows)
-    if rows:
-        frames.append(to_bronze(CHANNEL, rows))
+        return to_bronze(CHANNEL, [])
     return pl.concat(frames)
+
+
+# What str.strip() strips (Python's whitespace, which is not the Unicode White_Space polars strips
+# by default: U+001C..U+001F are whitespace to Python).
+_PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+_ASCII_WHOLE_NUMBER = r"^[+-]?[0-9]+$"
+_MAX_DIGITS = 18  # a longer number is out of Int64's range: read row by row
+
+
+def _ordinary_frame(
+    records: list[tuple[int, list[str]]], header: dict[str, int], common: dict, relative: str
+) -> pl.DataFrame | None:
+    """Bronze rows of records of the header's width, column by column: the rows ``record_row``
+    gives them, without a Python call per record. None when a value is one the row-by-row rules
+    must read (a duration in other than ASCII digits or too long for Int64, a lone surrogate, a
+    one-column export, whose one empty field csv writes as '""')."""
+    try:
+        fields = [pl.Series(f"__f{i}", column, dtype=pl.String) for i, column in enumerate(zip(*(r for _, r in records)))]
+    except UnicodeEncodeError:
+        return None
+    if len(fields) < 2:
+        return None
+    frame = pl.DataFrame([pl.Series("__line", [first for first, _ in records], dtype=pl.Int64), *fields])
+    stripped = {name: pl.col(f"__f{index}").str.strip_chars(_PY_WHITESPACE) for name, index in header.items()}
+    values = {
+        name: pl.when(value == "").then(None).otherwise(pl.col(f"__f{header[name]}") if name == "notes" else value)
+        for name, value in stripped.items()
+    }
+    durations = {name: values[name] for name in INTEGER_COLUMNS if name in values}
+    if durations:
+        odd = frame.select(
+            pl.any_horizontal(
+                (
+                    value.str.contains(r"[^\x00-\x7f]")  # Python's \d and int() take any script's digits
+                    | (value.str.contains(_ASCII_WHOLE_NUMBER) & (value.str.len_chars() > _MAX_DIGITS + 1))
+                ).any()
+                for value in durations.values()
+            )
+        ).item()
+        if odd:
+            return None
+        frame = frame.with_columns(value.alias(f"__{name}") for name, value in durations.items())
+        invalid = pl.concat([frame.get_column(f"__{name}") for name in durations]).filter(
+            ~pl.concat([frame.get_column(f"__{name}") for name in durations]).str.contains(_ASCII_WHOLE_NUMBER)
+        ).unique()
+        shown = {value: repr(value) for value in invalid.to_list()}  # quoted as the row rules quote it
+    counts, errors = {}, []
+    for name in INTEGER_COLUMNS:
+        if name not in durations:
+            continue
+        value = pl.col(f"__{name}")
+        number = value.cast(pl.Int64, strict=False)
+        whole = value.str.contains(_ASCII_WHOLE_NUMBER)
+        quoted = pl.lit("'") + value + pl.lit("'")
+        errors.append(
+            pl.when(value.is_null())
+            .then(None)
+            .when(~whole)
+            .then(pl.lit(f"{name} is not a whole number of seconds: ") + value.replace_strict(shown, default=None, return_dtype=pl.String))
+            .when(number < 0)
+            .then(pl.lit(f"{name} is negative: ") + quoted)
+            .when(number > _INT32_MAX)
+            .then(pl.lit(f"{name} is out of range: ") + quoted)
+        )
+        counts[name] = pl.when(whole & number.is_between(0, _INT32_MAX)).then(number)
+    call_id = values.get("call_id", pl.lit(None, dtype=pl.String))
+    # Joined as the row rules join them (an empty join is no error).
+    problems = pl.concat_str(
+        [pl.when(call_id.is_null()).then(pl.lit("call_id is empty")), *errors], separator="; ", ignore_nulls=True
+    )
+    position = pl.col("__line").cast(pl.String)
+    quoted_fields = [
+        pl.when(field.str.contains('[,"]')).then(pl.lit('"') + field.str.replace_all('"', '""', literal=True) + pl.lit('"')).otherwise(field)
+        for field in (pl.col(f"__f{i}") for i in range(len(fields)))
+    ]
+    return bronze_select(
+        CHANNEL,
+        frame,
+        {
+            "record_id": pl.coalesce(call_id, pl.lit(common["export_file"] + ":") + position),
+            "source_location": pl.lit(relative + ":") + position,
+            "received_at": pl.lit(common["received_at"]),
+            "raw": pl.concat_str(quoted_fields, separator=","),
+            "parse_error": pl.when(problems == "").then(None).otherwise(problems),
+            "event_time_zone": pl.lit(common["event_time_zone"]),
+            "export_file": pl.lit(common["export_file"]),
+            **{target: values[name] for name, target in _VALUE_COLUMNS.items() if name in values},
+            **counts,
+        },
+    )
+
+
+# Our column -> its bronze column, for the values a record carries as they are.
+_VALUE_COLUMNS = {
+    "call_started_at": "event_time_text",
+    "notes": "text",
+    "caller_name": "author_name",
+    "caller_phone": "phone",
+    "account_number": "account_number",
+    "status": "status",
+    "resolved_at": "resolved_at_text",
+    "agent_id": "agent_id",
+}
 
 
 def _as_utc(moment: datetime) -> datetime:
