@@ -13,6 +13,7 @@ import pytest
 
 from complaints_platform.lib.bronze import bronze_schema
 from complaints_platform.lib.sms import (
+    INT32_MAX,
     SmsPage,
     fetch_sms_window,
     parse_sms_pages,
@@ -348,3 +349,75 @@ def test_parse_keeps_items_the_api_should_never_send():
 def test_parse_of_no_pages_is_an_empty_bronze_frame():
     frame = parse_sms_pages([], LABEL, WINDOW_START)
     assert frame.height == 0 and frame.schema == pl.Schema(bronze_schema("sms"))
+
+
+def _ordinary_items() -> list[dict]:
+    """Items of the API's types, awkward in every way the row rules have a word for."""
+    at = "2026-11-21T14:00:00Z"
+    return [
+        {"id": "SM1", "from": "+447700900123", "to": "+447800000100", "body": "no signal", "received_at": at, "segments": 1},
+        {"id": "SM2", "from": "+447700900124", "body": None, "received_at": "2026-11-21T14:14:59Z"},  # body null, no to
+        {"id": "SM3", "from": "+447700900125", "to": None, "body": "café £30 🙁 \x00\x1f \u2028 \"q\" \\", "received_at": at, "segments": 0},
+        {"id": "  SM4  ", "from": "+447700900126", "body": "id kept as sent", "received_at": at, "segments": INT32_MAX},
+        {"id": " ", "from": "+447700900127", "body": "blank id", "received_at": at, "segments": INT32_MAX + 1},
+        {"id": "\x1c", "from": "+447700900128", "body": "an id Python reads as blank", "received_at": at, "segments": -1},
+        {"from": "+447700900129", "body": "no id, no time", "extra": {"nested": [1, 2.5, None, True]}},
+        {"id": "SM8", "body": "no sender", "received_at": at, "zeta": 1, "alpha": "keys sorted in raw"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,
+        {"to": 447800000100},
+        {"segments": True},
+        {"segments": 2.0},
+        {"received_at": "2026-11-21T15:05:00+01:00"},
+        {"received_at": " 2026-11-21T14:05:00Z"},
+        {"received_at": "2026-02-30T14:05:00Z"},
+        {"received_at": "2026-12-31T23:59:60Z"},
+        {"body": "half an emoji \ud83d"},
+    ],
+)
+def test_an_ordinary_window_is_parsed_by_column_as_item_by_item(monkeypatch: pytest.MonkeyPatch, odd: dict | None) -> None:
+    """A window whose items all have the API's types is parsed column by column, with the rows
+    (values, errors, raw text, hashes for items without an id) item-by-item parsing gives; one
+    item of another type or time form sends the whole window item by item."""
+    from polars.testing import assert_frame_equal
+
+    from complaints_platform.lib import sms
+
+    items = _ordinary_items()
+    if odd is not None:
+        items[2] = {**items[2], **odd}
+    pages = [
+        SmsPage(1, "http://sms.test/v1/messages?p=1", json.dumps({"data": items[:5], "next_cursor": "b2Zmc2V0PTU="})),
+        SmsPage(2, "http://sms.test/v1/messages?p=2", json.dumps({"data": items[5:], "next_cursor": None})),
+    ]
+    real = sms._ordinary_window
+    by_column = []
+
+    def spied(*args):
+        frame = real(*args)
+        by_column.append(frame is not None)
+        return frame
+
+    monkeypatch.setattr(sms, "_ordinary_window", spied)
+    frame = parse_sms_pages(pages, LABEL, WINDOW_START)
+    monkeypatch.setattr(sms, "_ordinary_window", lambda *args: None)
+    assert_frame_equal(frame, parse_sms_pages(pages, LABEL, WINDOW_START))
+    assert by_column == [odd is None]
+    if odd is not None:
+        return
+    rows = frame.rows(named=True)
+    assert [r["source_location"] for r in rows[4:6]] == [f"sms-api {LABEL} page 1 item 5", f"sms-api {LABEL} page 2 item 1"]
+    assert rows[1]["parse_error"] == "missing body" and rows[1]["received_at"] == datetime(2026, 11, 21, 14, 14, 59, tzinfo=timezone.utc)
+    assert rows[3]["record_id"] == "  SM4  " and rows[3]["segments"] == INT32_MAX
+    assert rows[4]["record_id"] == record_hash(rows[4]["raw"])
+    assert rows[4]["parse_error"] == f"id is empty; segments {INT32_MAX + 1} is out of range" and rows[4]["segments"] is None
+    assert rows[5]["parse_error"] == "id is empty; segments -1 is out of range"
+    assert rows[6]["parse_error"] == "missing id; missing received_at" and rows[6]["received_at"] == WINDOW_START
+    assert rows[7]["parse_error"] == "missing from"
+    assert rows[7]["raw"].index('"alpha"') < rows[7]["raw"].index('"body"') < rows[7]["raw"].index('"zeta"')
+    assert rows[2]["raw"] == json.dumps(items[2], ensure_ascii=False, sort_keys=True)

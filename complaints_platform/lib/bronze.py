@@ -63,6 +63,10 @@ def empty_bronze(channel: str) -> pl.DataFrame:
     return pl.DataFrame(schema=bronze_schema(channel))
 
 
+# What Python's str.strip() strips, for polars' str.strip_chars where a column path must agree with
+# row rules written in Python (polars strips Unicode White_Space by default, which lacks U+001C..U+001F).
+PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
 # A lone UTF-16 surrogate: JSON may escape one ("\ud83d", half an emoji cut off by a client that
 # truncates UTF-16), but it is not a character, and no UTF-8 column (polars, Parquet) can hold it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -86,6 +90,13 @@ def bronze_select(channel: str, frame: pl.DataFrame, columns: dict[str, pl.Expr]
         (columns[name] if name in columns else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in bronze_schema(channel).items()
     )
+
+
+def joined_errors(errors: list[pl.Expr]) -> pl.Expr:
+    """A row's errors (each expression null where its rule holds) as ``parse_error``: joined with
+    "; ", as the row-by-row parsers join theirs, and null where there is none."""
+    joined = pl.concat_str(errors, separator="; ", ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined)
 
 
 def to_bronze(channel: str, rows: list[dict]) -> pl.DataFrame:

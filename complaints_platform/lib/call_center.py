@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from complaints_platform.lib.bronze import bronze_select, to_bronze
+from complaints_platform.lib.bronze import PY_WHITESPACE, bronze_select, joined_errors, to_bronze
 from complaints_platform.lib.lake import window_start
 from complaints_platform.lib.settings import Settings
 
@@ -326,9 +326,6 @@ def parse_call_center_csv(
     return pl.concat(frames)
 
 
-# What str.strip() strips (Python's whitespace, which is not the Unicode White_Space polars strips
-# by default: U+001C..U+001F are whitespace to Python).
-_PY_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
 _ASCII_WHOLE_NUMBER = r"^[+-]?[0-9]+$"
 _MAX_DIGITS = 18  # a longer number is out of Int64's range: read row by row
 
@@ -347,7 +344,7 @@ def _ordinary_frame(
     if len(fields) < 2:
         return None
     frame = pl.DataFrame([pl.Series("__line", [first for first, _ in records], dtype=pl.Int64), *fields])
-    stripped = {name: pl.col(f"__f{index}").str.strip_chars(_PY_WHITESPACE) for name, index in header.items()}
+    stripped = {name: pl.col(f"__f{index}").str.strip_chars(PY_WHITESPACE) for name, index in header.items()}
     values = {
         name: pl.when(value == "").then(None).otherwise(pl.col(f"__f{header[name]}") if name == "notes" else value)
         for name, value in stripped.items()
@@ -390,10 +387,6 @@ def _ordinary_frame(
         )
         counts[name] = pl.when(whole & number.is_between(0, _INT32_MAX)).then(number)
     call_id = values.get("call_id", pl.lit(None, dtype=pl.String))
-    # Joined as the row rules join them (an empty join is no error).
-    problems = pl.concat_str(
-        [pl.when(call_id.is_null()).then(pl.lit("call_id is empty")), *errors], separator="; ", ignore_nulls=True
-    )
     position = pl.col("__line").cast(pl.String)
     quoted_fields = [
         pl.when(field.str.contains('[,"]')).then(pl.lit('"') + field.str.replace_all('"', '""', literal=True) + pl.lit('"')).otherwise(field)
@@ -407,7 +400,7 @@ def _ordinary_frame(
             "source_location": pl.lit(relative + ":") + position,
             "received_at": pl.lit(common["received_at"]),
             "raw": pl.concat_str(quoted_fields, separator=","),
-            "parse_error": pl.when(problems == "").then(None).otherwise(problems),
+            "parse_error": joined_errors([pl.when(call_id.is_null()).then(pl.lit("call_id is empty")), *errors]),
             "event_time_zone": pl.lit(common["event_time_zone"]),
             "export_file": pl.lit(common["export_file"]),
             **{target: values[name] for name, target in _VALUE_COLUMNS.items() if name in values},

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import polars as pl
 import tenacity
 
-from complaints_platform.lib.bronze import to_bronze
+from complaints_platform.lib.bronze import PY_WHITESPACE, bronze_select, joined_errors, to_bronze
 from complaints_platform.lib.lake import write_bytes_atomic
 
 CHANNEL = "sms"
@@ -553,22 +554,33 @@ def parse_sms_pages(
     ``source_location`` is 'sms-api <partition_label> page <n> item <i>' (both 1-based). An item
     whose received_at is missing or unreadable is stamped with ``window_start``. A page that is not
     a JSON object with a "data" list gives one row holding the whole page, with parse_error set.
+
+    A window whose every item is an object with the API's types is parsed column by column
+    (``_ordinary_window``); any other window item by item (``_item_row``), with the same rows.
     """
     if window_start.tzinfo is None:
         raise ValueError("window_start must be timezone-aware (UTC)")
     window_start = window_start.astimezone(timezone.utc)
-    rows: list[dict] = []
+    payloads: list[tuple[SmsPage, list[Any] | SmsApiError]] = []
     for page in pages:
         try:
-            items = _page_payload(page.number, page.body)["data"]
+            payloads.append((page, _page_payload(page.number, page.body)["data"]))
         except SmsApiError as exc:
+            payloads.append((page, exc))
+    if payloads and not any(isinstance(items, SmsApiError) for _, items in payloads):
+        frame = _ordinary_window(payloads, partition_label, window_start)
+        if frame is not None:
+            return frame
+    rows: list[dict] = []
+    for page, items in payloads:
+        if isinstance(items, SmsApiError):
             rows.append(
                 {
                     "record_id": record_hash(page.body),
                     "source_location": f"sms-api {partition_label} page {page.number}",
                     "received_at": window_start,
                     "raw": page.body,
-                    "parse_error": str(exc),
+                    "parse_error": str(items),
                     "event_time_zone": "UTC",
                     "api_page": page.number,
                 }
@@ -578,3 +590,86 @@ def parse_sms_pages(
             location = f"sms-api {partition_label} page {page.number} item {index}"
             rows.append(_item_row(item, location, page.number, window_start))
     return to_bronze(CHANNEL, rows)
+
+
+# The item fields that are text, in the order ``_item_row`` checks them.
+_TEXT_FIELDS = ("id", "body", "from", "to", "received_at")
+# The API's received_at (UTC, whole seconds): the one form read in polars; any other is read row by row.
+_API_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+_API_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _ordinary_window(
+    payloads: list[tuple[SmsPage, list[Any]]], partition_label: str, window_start: datetime
+) -> pl.DataFrame | None:
+    """The rows ``_item_row`` gives a window's items, column by column, without a Python call per
+    item but the raw text's encoding; None when an item is one only the row rules read (not an
+    object, a field of another JSON type, a lone surrogate, a received_at in another form or not a
+    real time)."""
+    items = [item for _, page_items in payloads for item in page_items]
+    if not items or not all(type(item) is dict for item in items):
+        return None
+    segments = [item.get("segments") for item in items]
+    if not all(type(value) is int for value in segments if value is not None):  # bool is no count
+        return None
+    try:
+        frame = pl.DataFrame(
+            [
+                *(pl.Series(name, [item.get(name) for item in items], dtype=pl.String, strict=True) for name in _TEXT_FIELDS),
+                pl.Series("segments", segments, dtype=pl.Int64, strict=True),
+                pl.Series("raw", [_RAW_ENCODER.encode(item) for item in items], dtype=pl.String),
+            ]
+        )
+    except (TypeError, UnicodeEncodeError):
+        return None
+    received = pl.col("received_at")
+    parsed = received.str.strptime(pl.Datetime("us", "UTC"), _API_TIME_FORMAT, strict=False)
+    # Read in polars only where the text is the API's form and is a real time (a round trip: no
+    # leap second or day 30 of February turned into another moment).
+    round_trip = (parsed.dt.strftime(_API_TIME_FORMAT) == received).fill_null(False)
+    readable = received.is_null() | (received.str.contains(_API_TIME) & round_trip)
+    if not frame.select(readable.all()).item():
+        return None
+    counts = np.asarray([len(page_items) for _, page_items in payloads])
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    frame = frame.with_columns(
+        pl.Series("api_page", np.repeat([page.number for page, _ in payloads], counts), dtype=pl.Int64),
+        pl.Series("item", np.arange(len(items)) - starts + 1, dtype=pl.Int64),
+    )
+    id_ = pl.col("id")
+    unnamed = id_.is_null() | (id_.str.strip_chars(PY_WHITESPACE) == "")
+    segments_out = pl.col("segments").is_not_null() & ~pl.col("segments").is_between(0, INT32_MAX)
+
+    def missing(name: str) -> pl.Expr:
+        return pl.when(pl.col(name).is_null()).then(pl.lit(f"missing {name}"))
+
+    # An item without a usable id is named by its raw text's hash (few: computed for those alone).
+    hashes = {raw: record_hash(raw) for raw in frame.filter(unnamed).get_column("raw").to_list()}
+    return bronze_select(
+        CHANNEL,
+        frame,
+        {
+            "record_id": pl.when(unnamed).then(pl.col("raw").replace_strict(hashes, default=None, return_dtype=pl.String)).otherwise(id_),
+            "source_location": pl.concat_str(
+                pl.lit(f"sms-api {partition_label} page "), pl.col("api_page"), pl.lit(" item "), pl.col("item")
+            ),
+            "received_at": pl.coalesce(parsed, pl.lit(window_start)),
+            "raw": pl.col("raw"),
+            "parse_error": joined_errors(
+                [
+                    pl.when(id_.is_null()).then(pl.lit("missing id")).when(unnamed).then(pl.lit("id is empty")),
+                    missing("body"),
+                    missing("from"),
+                    pl.when(segments_out).then(pl.format("segments {} is out of range", "segments")),
+                    missing("received_at"),
+                ]
+            ),
+            "event_time_text": received,
+            "event_time_zone": pl.lit("UTC"),
+            "text": pl.col("body"),
+            "phone": pl.col("from"),
+            "to_number": pl.col("to"),
+            "segments": pl.when(segments_out).then(None).otherwise(pl.col("segments")),
+            "api_page": pl.col("api_page"),
+        },
+    )
