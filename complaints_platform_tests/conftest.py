@@ -26,3 +26,24 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(runtime.dagster_home(root)))
     runtime.prepare_environment(root)
     return root
+
+
+@pytest.fixture
+def column_path(monkeypatch):
+    """``column_path(module, name)``: spies on a parser's column path (a function that returns the
+    rows as a frame, or None to leave them to the row-by-row rules) and returns the list of whether
+    each call took it; ``column_path(module, name, off=True)`` turns it off, so that only the row
+    rules run."""
+
+    def spy(module, name: str, off: bool = False) -> list[bool]:
+        real, taken = getattr(module, name), []
+
+        def spied(*args):
+            frame = None if off else real(*args)
+            taken.append(frame is not None)
+            return frame
+
+        monkeypatch.setattr(module, name, spied)
+        return taken
+
+    return spy

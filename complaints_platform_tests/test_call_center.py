@@ -363,7 +363,7 @@ def _awkward_export(extra: list[str]) -> str:
 @pytest.mark.parametrize("rows_per_frame", [3, 50_000])
 @pytest.mark.parametrize("odd_duration", [False, True])
 def test_records_of_the_headers_width_are_read_by_column_as_the_row_rules_read_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_per_frame: int, odd_duration: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column_path, rows_per_frame: int, odd_duration: bool
 ) -> None:
     """Records of the header's width become rows column by column (no Python call per record), with
     the row rules' values, errors and raw text, byte for byte; a batch with a duration only
@@ -373,17 +373,9 @@ def test_records_of_the_headers_width_are_read_by_column_as_the_row_rules_read_t
     text = _awkward_export(["odd,C10,2026-11-21 12:14,A9,,,,open,,\u0663,4,"] if odd_duration else [])
     path = write(tmp_path / "calls_20261121T1200.csv", text)
     monkeypatch.setattr(call_center, "ROWS_PER_FRAME", rows_per_frame)
-    real = call_center._ordinary_frame
-    by_column = []
-
-    def spied(*args):
-        frame = real(*args)
-        by_column.append(frame is not None)
-        return frame
-
-    monkeypatch.setattr(call_center, "_ordinary_frame", spied)
+    by_column = column_path(call_center, "_ordinary_frame")
     columns = parse(path)
-    monkeypatch.setattr(call_center, "_ordinary_frame", lambda *args: None)
+    column_path(call_center, "_ordinary_frame", off=True)
     rows = parse(path)
     assert_frame_equal(columns, rows)
     assert (False in by_column) == odd_duration  # the batch with C10 is read row by row

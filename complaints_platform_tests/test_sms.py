@@ -380,7 +380,7 @@ def _ordinary_items() -> list[dict]:
         {"body": "half an emoji \ud83d"},
     ],
 )
-def test_an_ordinary_window_is_parsed_by_column_as_item_by_item(monkeypatch: pytest.MonkeyPatch, odd: dict | None) -> None:
+def test_an_ordinary_window_is_parsed_by_column_as_item_by_item(column_path, odd: dict | None) -> None:
     """A window whose items all have the API's types is parsed column by column, with the rows
     (values, errors, raw text, hashes for items without an id) item-by-item parsing gives; one
     item of another type or time form sends the whole window item by item."""
@@ -395,17 +395,9 @@ def test_an_ordinary_window_is_parsed_by_column_as_item_by_item(monkeypatch: pyt
         SmsPage(1, "http://sms.test/v1/messages?p=1", json.dumps({"data": items[:5], "next_cursor": "b2Zmc2V0PTU="})),
         SmsPage(2, "http://sms.test/v1/messages?p=2", json.dumps({"data": items[5:], "next_cursor": None})),
     ]
-    real = sms._ordinary_window
-    by_column = []
-
-    def spied(*args):
-        frame = real(*args)
-        by_column.append(frame is not None)
-        return frame
-
-    monkeypatch.setattr(sms, "_ordinary_window", spied)
+    by_column = column_path(sms, "_ordinary_window")
     frame = parse_sms_pages(pages, LABEL, WINDOW_START)
-    monkeypatch.setattr(sms, "_ordinary_window", lambda *args: None)
+    column_path(sms, "_ordinary_window", off=True)
     assert_frame_equal(frame, parse_sms_pages(pages, LABEL, WINDOW_START))
     assert by_column == [odd is None]
     if odd is not None:
