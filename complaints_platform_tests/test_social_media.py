@@ -306,3 +306,76 @@ def test_a_zero_byte_envelope_is_a_row_naming_the_file(tmp_path: Path) -> None:
     row = parse_social_media_landing([path], tmp_path).row(0, named=True)
     assert row["parse_error"].startswith("envelope is not valid JSON")
     assert row["source_location"] == "social_media/date=2026-11-21/1400/empty.json"
+
+
+def _segment_line(webhook_id: object = "msg", received_at: object = "2026-11-21T14:00:05.000123Z", body: object = None, **fields) -> bytes:
+    envelope = {"webhook_id": webhook_id, "webhook_timestamp": 1795269805, "received_at": received_at}
+    if body is not None:
+        envelope["body"] = body
+    envelope.update(fields)
+    return json.dumps({k: v for k, v in envelope.items() if v is not ...}, ensure_ascii=False).encode()
+
+
+def _ordinary_lines() -> list[bytes]:
+    """Envelopes the receiver writes, awkward in every way the row rules have a word for."""
+    return [
+        _segment_line("msg_a", body=json.dumps(post(text="no signal \u2028 café 😀 \"q\""), ensure_ascii=False)),
+        _segment_line("", body=json.dumps(post())),  # an empty id names no record
+        _segment_line("msg_c", body=json.dumps(post(text=None, author=None, in_reply_to="185990"), indent=2)),
+        _segment_line("msg_d", body=json.dumps({"data": {"text": "bare", "author": {"handle": "@x"}}, "extra": [1, {"a": None}]})),
+        b"",
+        _segment_line("msg_e", body=json.dumps(post(created_at="yesterday", platform=None))),
+    ]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,
+        _segment_line("msg_x", body=json.dumps(post(text=42))),
+        _segment_line("msg_x", body=json.dumps(post(author="@jdoe"))),
+        _segment_line("msg_x", body="{not json"),
+        _segment_line("msg_x", body="[1, 2]"),
+        _segment_line("msg_x", body=json.dumps({"type": "social.post.created"})),
+        _segment_line("msg_x", received_at="2026-11-21T14:00:05Z", body=json.dumps(post())),
+        _segment_line("msg_x", received_at="2026-11-21T15:00:05.000123+01:00", body=json.dumps(post())),
+        _segment_line("msg_x", received_at="2026-02-30T14:00:05.000123Z", body=json.dumps(post())),
+        _segment_line(..., body=json.dumps(post())),  # no webhook id
+        _segment_line(None, body=json.dumps(post())),
+        _segment_line("msg_x", body=None),  # no body
+        b'"just a string"',
+        b'{"webhook_id": "msg_x", "received_at": "2026-11-21T14:00:05.000123Z", "body": "{\\"data\\": {\\"text\\": \\"half \\\\ud83d\\"}}"}',
+        b"\xff not utf-8",
+    ],
+)
+def test_an_ordinary_segment_is_parsed_by_column_as_envelope_by_envelope(tmp_path: Path, column_path, odd: bytes | None) -> None:
+    """A segment whose envelopes are all ordinary is parsed column by column, with the rows the row
+    rules give (ids, times, raw bodies, errors, line numbers); a segment with one envelope of
+    another kind is parsed envelope by envelope. Files keep their order among row-by-row files."""
+    from polars.testing import assert_frame_equal
+
+    from complaints_platform.lib import social_media
+
+    lines = _ordinary_lines()
+    if odd is not None:
+        lines.insert(2, odd)
+    w = "2026-11-21/1400"
+    before = land(tmp_path, w, "msg_before.json", post(text="a file of one envelope"))
+    segment = land(tmp_path, w, "140005000123-0123456789ab.jsonl", content=b"\n".join(lines) + b"\n" + lines[0][:20])
+    after = land(tmp_path, w, "msg_zafter.json", post(text="after"))
+    files = [before, segment, after]
+    by_column = column_path(social_media, "_ordinary_segment")
+    frame = parse_social_media_landing(files, tmp_path)
+    column_path(social_media, "_ordinary_segment", off=True)
+    assert_frame_equal(frame, parse_social_media_landing(files, tmp_path))
+    assert by_column == [False, odd is None, False]
+    if odd is not None:
+        return
+    rows = frame.rows(named=True)
+    assert [r["record_id"] for r in rows] == ["msg_before", "msg_a", "140005000123-0123456789ab:2", "msg_c", "msg_d", "msg_e", "msg_zafter"]
+    assert rows[5]["source_location"] == "social_media/date=2026-11-21/1400/140005000123-0123456789ab.jsonl:6"
+    assert rows[1]["text"] == "no signal \u2028 café 😀 \"q\"" and rows[1]["received_at"] == utc(2026, 11, 21, 14, 0, 5, 123)
+    assert rows[3]["parse_error"] == "data.text is missing" and rows[3]["author_name"] is None and rows[3]["in_reply_to"] == "185990"
+    assert rows[3]["raw"] == json.dumps(post(text=None, author=None, in_reply_to="185990"), indent=2)
+    assert (rows[4]["handle"], rows[4]["event_type"], rows[4]["platform"]) == ("@x", None, None)
+    assert rows[5]["event_time_text"] == "yesterday" and frame["parse_error"].null_count() == 6
