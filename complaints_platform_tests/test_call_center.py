@@ -361,16 +361,18 @@ def _awkward_export(extra: list[str]) -> str:
 
 
 @pytest.mark.parametrize("rows_per_frame", [3, 50_000])
-@pytest.mark.parametrize("odd_duration", [False, True])
+# Durations only the row rules read: digits of another script (Python's int() takes them), and a
+# whole number of 19 digits past Int64 (out of range, not unreadable).
+@pytest.mark.parametrize("odd_duration", [None, "\u0663", "9223372036854775808"])
 def test_records_of_the_headers_width_are_read_by_column_as_the_row_rules_read_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column_path, rows_per_frame: int, odd_duration: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column_path, rows_per_frame: int, odd_duration: str | None
 ) -> None:
     """Records of the header's width become rows column by column (no Python call per record), with
     the row rules' values, errors and raw text, byte for byte; a batch with a duration only
     Python reads (digits of another script) is read row by row."""
     from complaints_platform.lib import call_center
 
-    text = _awkward_export(["odd,C10,2026-11-21 12:14,A9,,,,open,,\u0663,4,"] if odd_duration else [])
+    text = _awkward_export([f"odd,C10,2026-11-21 12:14,A9,,,,open,,{odd_duration},4,"] if odd_duration else [])
     path = write(tmp_path / "calls_20261121T1200.csv", text)
     monkeypatch.setattr(call_center, "ROWS_PER_FRAME", rows_per_frame)
     by_column = column_path(call_center, "_ordinary_frame")
@@ -378,8 +380,8 @@ def test_records_of_the_headers_width_are_read_by_column_as_the_row_rules_read_t
     column_path(call_center, "_ordinary_frame", off=True)
     rows = parse(path)
     assert_frame_equal(columns, rows)
-    assert (False in by_column) == odd_duration  # the batch with C10 is read row by row
-    assert (True in by_column) == (not odd_duration or rows_per_frame == 3)
+    assert (False in by_column) == (odd_duration is not None)  # the batch with C10 is read row by row
+    assert (True in by_column) == (odd_duration is None or rows_per_frame == 3)
     frame = by_id(columns)
     assert frame["C1"]["text"] == 'cust adv "no signal", since Tues'
     assert frame["C1"]["raw"] == (
@@ -402,5 +404,8 @@ def test_records_of_the_headers_width_are_read_by_column_as_the_row_rules_read_t
     assert columns.filter(pl.col("raw").str.starts_with("one field too many"))["parse_error"].to_list() == ["expected 12 fields, found 13"]
     assert frame["C8"]["wait_seconds"] is None and frame["C8"]["parse_error"] is None
     assert columns["source_location"].str.extract(r":(\d+)$").cast(pl.Int64).is_sorted()
-    if odd_duration:
-        assert frame["C10"]["wait_seconds"] == 3
+    if odd_duration == "\u0663":
+        assert frame["C10"]["wait_seconds"] == 3 and frame["C10"]["parse_error"] is None
+    if odd_duration == "9223372036854775808":
+        assert frame["C10"]["wait_seconds"] is None
+        assert frame["C10"]["parse_error"] == "wait_seconds is out of range: '9223372036854775808'"

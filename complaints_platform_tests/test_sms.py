@@ -378,6 +378,8 @@ def _ordinary_items() -> list[dict]:
         {"received_at": "2026-02-30T14:05:00Z"},
         {"received_at": "2026-12-31T23:59:60Z"},
         {"body": "half an emoji \ud83d"},
+        {"received_at": "0000-01-01T00:00:00Z"},  # polars reads year 0, Python does not
+        {"segments": 2**128},  # past every polars integer
     ],
 )
 def test_an_ordinary_window_is_parsed_by_column_as_item_by_item(column_path, odd: dict | None) -> None:

@@ -340,6 +340,8 @@ def _ordinary_lines() -> list[bytes]:
         _segment_line("msg_x", received_at="2026-11-21T14:00:05Z", body=json.dumps(post())),
         _segment_line("msg_x", received_at="2026-11-21T15:00:05.000123+01:00", body=json.dumps(post())),
         _segment_line("msg_x", received_at="2026-02-30T14:00:05.000123Z", body=json.dumps(post())),
+        _segment_line("msg_x", received_at="0000-01-01T00:00:00.000000Z", body=json.dumps(post())),  # no year 0 in Python
+        _segment_line("msg_x", body=json.dumps(post(post_id=2**128))),
         _segment_line(..., body=json.dumps(post())),  # no webhook id
         _segment_line(None, body=json.dumps(post())),
         _segment_line("msg_x", body=None),  # no body

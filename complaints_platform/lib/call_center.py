@@ -327,7 +327,7 @@ def parse_call_center_csv(
 
 
 _ASCII_WHOLE_NUMBER = r"^[+-]?[0-9]+$"
-_MAX_DIGITS = 18  # a longer number is out of Int64's range: read row by row
+_MAX_DIGITS = 18  # a longer number (sign included) may be out of Int64's range: read row by row
 
 
 def _ordinary_frame(
@@ -355,7 +355,7 @@ def _ordinary_frame(
             pl.any_horizontal(
                 (
                     value.str.contains(r"[^\x00-\x7f]")  # Python's \d and int() take any script's digits
-                    | (value.str.contains(_ASCII_WHOLE_NUMBER) & (value.str.len_chars() > _MAX_DIGITS + 1))
+                    | (value.str.contains(_ASCII_WHOLE_NUMBER) & (value.str.len_chars() > _MAX_DIGITS))
                 ).any()
                 for value in durations.values()
             )

@@ -620,13 +620,13 @@ def _ordinary_window(
                 pl.Series("raw", [_RAW_ENCODER.encode(item) for item in items], dtype=pl.String),
             ]
         )
-    except (TypeError, UnicodeEncodeError):
+    except (TypeError, OverflowError, UnicodeEncodeError):
         return None
     received = pl.col("received_at")
     parsed = received.str.strptime(pl.Datetime("us", "UTC"), _API_TIME_FORMAT, strict=False)
-    # Read in polars only where the text is the API's form and is a real time (a round trip: no
-    # leap second or day 30 of February turned into another moment).
-    round_trip = (parsed.dt.strftime(_API_TIME_FORMAT) == received).fill_null(False)
+    # Read in polars only where the text is the API's form and is a real time Python reads too (a
+    # round trip: no leap second or day 30 of February turned into another moment; no year 0).
+    round_trip = ((parsed.dt.strftime(_API_TIME_FORMAT) == received) & (parsed.dt.year() >= 1)).fill_null(False)
     readable = received.is_null() | (received.str.contains(_API_TIME) & round_trip)
     if not frame.select(readable.all()).item():
         return None

@@ -494,11 +494,12 @@ def _ordinary_segment(path: Path, content: bytes | OSError, location: str) -> pl
                 ),
             ]
         )
-    except (TypeError, UnicodeEncodeError):
+    except (TypeError, OverflowError, UnicodeEncodeError):
         return None
     webhook_id, received = pl.col("__webhook_id"), pl.col("__received_at")
     parsed = received.str.strptime(UTC_DATETIME, _RECEIVER_TIME_FORMAT, strict=False)
-    round_trip = (parsed.dt.strftime(_RECEIVER_TIME_FORMAT) == received).fill_null(False)
+    # A real time Python reads too: no leap second or 30 February turned into another moment, no year 0.
+    round_trip = ((parsed.dt.strftime(_RECEIVER_TIME_FORMAT) == received) & (parsed.dt.year() >= 1)).fill_null(False)
     readable = webhook_id.is_not_null() & received.is_not_null() & received.str.contains(_RECEIVER_TIME) & round_trip
     if not frame.select(readable.all()).item():
         return None
