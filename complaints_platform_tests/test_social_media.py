@@ -342,6 +342,8 @@ def _ordinary_lines() -> list[bytes]:
         _segment_line("msg_x", received_at="2026-02-30T14:00:05.000123Z", body=json.dumps(post())),
         _segment_line("msg_x", received_at="0000-01-01T00:00:00.000000Z", body=json.dumps(post())),  # no year 0 in Python
         _segment_line("msg_x", body=json.dumps(post(post_id=2**128))),
+        # 2 KB nested 500 deep: refused before polars would spend seconds and gigabytes naming its type
+        _segment_line("msg_x", body='{"data": {"text": ' + "[" * 500 + "]" * 500 + "}}"),
         _segment_line(..., body=json.dumps(post())),  # no webhook id
         _segment_line(None, body=json.dumps(post())),
         _segment_line("msg_x", body=None),  # no body
@@ -381,3 +383,20 @@ def test_an_ordinary_segment_is_parsed_by_column_as_envelope_by_envelope(tmp_pat
     assert rows[3]["raw"] == json.dumps(post(text=None, author=None, in_reply_to="185990"), indent=2)
     assert (rows[4]["handle"], rows[4]["event_type"], rows[4]["platform"]) == ("@x", None, None)
     assert rows[5]["event_time_text"] == "yesterday" and frame["parse_error"].null_count() == 6
+
+
+def test_a_field_that_is_not_text_is_refused_before_polars_sees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The column paths take a field as text only if every value is text or null, checked in
+    Python: polars, refusing a value, first names its type, which for a list nested 500 deep
+    (2 KB that any sender can post) took 7 s and gigabytes."""
+    from complaints_platform.lib import bronze
+
+    assert bronze.text_series("t", ["a", None, "é😀"]).to_list() == ["a", None, "é😀"]
+
+    def no_polars(*args, **kwargs):
+        raise AssertionError("polars was given a value that is not text")
+
+    monkeypatch.setattr(bronze.pl, "Series", no_polars)
+    deep = json.loads("[" * 500 + "]" * 500)
+    for odd in (deep, 42, True, 1.5, {"a": "b"}, b"bytes"):
+        assert bronze.text_series("t", ["a", odd, None]) is None

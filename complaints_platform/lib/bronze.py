@@ -99,6 +99,15 @@ def joined_errors(errors: list[pl.Expr]) -> pl.Expr:
     return pl.when(joined == "").then(None).otherwise(joined)
 
 
+def text_series(name: str, values: list) -> pl.Series | None:
+    """``values`` as a String series if each is text or None, else None: checked in Python first,
+    because polars names the type of a value it refuses, and for a deeply nested one (a 2 KB
+    list 1,000 deep, sent by anyone) that takes seconds and gigabytes."""
+    if not all(value is None or type(value) is str for value in values):
+        return None
+    return pl.Series(name, values, dtype=pl.String)
+
+
 def to_bronze(channel: str, rows: list[dict]) -> pl.DataFrame:
     """Build a bronze frame from row dicts; missing keys become nulls, columns in contract order."""
     schema = bronze_schema(channel)

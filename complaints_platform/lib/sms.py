@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import tenacity
 
-from complaints_platform.lib.bronze import PY_WHITESPACE, bronze_select, joined_errors, to_bronze
+from complaints_platform.lib.bronze import PY_WHITESPACE, bronze_select, joined_errors, text_series, to_bronze
 from complaints_platform.lib.lake import write_bytes_atomic
 
 CHANNEL = "sms"
@@ -613,14 +613,17 @@ def _ordinary_window(
     if not all(type(value) is int for value in segments if value is not None):  # bool is no count
         return None
     try:
+        texts = [text_series(name, [item.get(name) for item in items]) for name in _TEXT_FIELDS]
+        if any(series is None for series in texts):
+            return None
         frame = pl.DataFrame(
             [
-                *(pl.Series(name, [item.get(name) for item in items], dtype=pl.String, strict=True) for name in _TEXT_FIELDS),
+                *texts,
                 pl.Series("segments", segments, dtype=pl.Int64, strict=True),
                 pl.Series("raw", [_RAW_ENCODER.encode(item) for item in items], dtype=pl.String),
             ]
         )
-    except (TypeError, OverflowError, UnicodeEncodeError):
+    except (TypeError, OverflowError, UnicodeEncodeError):  # a count past Int64; a lone surrogate
         return None
     received = pl.col("received_at")
     parsed = received.str.strptime(pl.Datetime("us", "UTC"), _API_TIME_FORMAT, strict=False)

@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from complaints_platform.lib.bronze import UTC_DATETIME, bronze_select, empty_bronze, to_bronze
+from complaints_platform.lib.bronze import UTC_DATETIME, bronze_select, empty_bronze, text_series, to_bronze
 
 CHANNEL = "social_media"
 WINDOW = timedelta(minutes=15)
@@ -479,22 +479,20 @@ def _ordinary_segment(path: Path, content: bytes | OSError, location: str) -> pl
     if not all(author is None or type(author) is dict for author in parts["author"]):
         return None
     try:
+        columns = [
+            *(text_series(f"__{name}", [envelope.get(name) for envelope in envelopes]) for name in ("webhook_id", "received_at")),
+            text_series("event_type", [payload.get("type") for payload in payloads]),
+            *(
+                text_series(column, [part.get(key) if part is not None else None for part in parts[where]])
+                for column, (where, key) in _POST_FIELDS.items()
+            ),
+        ]
+        if any(column is None for column in columns):
+            return None
         frame = pl.DataFrame(
-            [
-                pl.Series("__line", [number for number, _ in numbered], dtype=pl.Int64),
-                *(
-                    pl.Series(f"__{name}", [envelope.get(name) for envelope in envelopes], dtype=pl.String, strict=True)
-                    for name in ("webhook_id", "received_at")
-                ),
-                pl.Series("raw", bodies, dtype=pl.String),
-                pl.Series("event_type", [payload.get("type") for payload in payloads], dtype=pl.String, strict=True),
-                *(
-                    pl.Series(column, [part.get(key) if part is not None else None for part in parts[where]], dtype=pl.String, strict=True)
-                    for column, (where, key) in _POST_FIELDS.items()
-                ),
-            ]
+            [pl.Series("__line", [number for number, _ in numbered], dtype=pl.Int64), pl.Series("raw", bodies, dtype=pl.String), *columns]
         )
-    except (TypeError, OverflowError, UnicodeEncodeError):
+    except UnicodeEncodeError:  # a lone surrogate: the row rules replace it
         return None
     webhook_id, received = pl.col("__webhook_id"), pl.col("__received_at")
     parsed = received.str.strptime(UTC_DATETIME, _RECEIVER_TIME_FORMAT, strict=False)
