@@ -99,6 +99,17 @@ def joined_errors(errors: list[pl.Expr]) -> pl.Expr:
     return pl.when(joined == "").then(None).otherwise(joined)
 
 
+def utc_time_as_python_reads_it(text: pl.Expr, pattern: str, format: str) -> tuple[pl.Expr, pl.Expr]:
+    """(the UTC time of ``text``, whether it is read as Python's ``datetime.fromisoformat`` reads
+    it) for texts in one fixed ISO-8601 form: ``pattern`` (a regex of ASCII digits and literals)
+    and its ``format``. A text is read only if it has the form, is a real time (read back, it is
+    the same text: no leap second or 30 February turned into another moment) and is not in year 0,
+    which polars reads and Python does not; null texts are not read."""
+    parsed = text.str.strptime(UTC_DATETIME, format, strict=False)
+    round_trip = (parsed.dt.strftime(format) == text) & (parsed.dt.year() >= 1)
+    return parsed, (text.str.contains(pattern) & round_trip).fill_null(False)
+
+
 def text_series(name: str, values: list) -> pl.Series | None:
     """``values`` as a String series if each is text or None, else None: checked in Python first,
     because polars names the type of a value it refuses, and for a deeply nested one (a 2 KB

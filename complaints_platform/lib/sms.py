@@ -27,7 +27,14 @@ import numpy as np
 import polars as pl
 import tenacity
 
-from complaints_platform.lib.bronze import PY_WHITESPACE, bronze_select, joined_errors, text_series, to_bronze
+from complaints_platform.lib.bronze import (
+    PY_WHITESPACE,
+    bronze_select,
+    joined_errors,
+    text_series,
+    to_bronze,
+    utc_time_as_python_reads_it,
+)
 from complaints_platform.lib.lake import write_bytes_atomic
 
 CHANNEL = "sms"
@@ -626,11 +633,8 @@ def _ordinary_window(
     except (TypeError, OverflowError, UnicodeEncodeError):  # a count past Int64; a lone surrogate
         return None
     received = pl.col("received_at")
-    parsed = received.str.strptime(pl.Datetime("us", "UTC"), _API_TIME_FORMAT, strict=False)
-    # Read in polars only where the text is the API's form and is a real time Python reads too (a
-    # round trip: no leap second or day 30 of February turned into another moment; no year 0).
-    round_trip = ((parsed.dt.strftime(_API_TIME_FORMAT) == received) & (parsed.dt.year() >= 1)).fill_null(False)
-    readable = received.is_null() | (received.str.contains(_API_TIME) & round_trip)
+    parsed, readable = utc_time_as_python_reads_it(received, _API_TIME, _API_TIME_FORMAT)
+    readable = received.is_null() | readable
     if not frame.select(readable.all()).item():
         return None
     counts = np.asarray([len(page_items) for _, page_items in payloads])

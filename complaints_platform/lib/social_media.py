@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from complaints_platform.lib.bronze import UTC_DATETIME, bronze_select, empty_bronze, text_series, to_bronze
+from complaints_platform.lib.bronze import bronze_select, empty_bronze, text_series, to_bronze, utc_time_as_python_reads_it
 
 CHANNEL = "social_media"
 WINDOW = timedelta(minutes=15)
@@ -495,10 +495,8 @@ def _ordinary_segment(path: Path, content: bytes | OSError, location: str) -> pl
     except UnicodeEncodeError:  # a lone surrogate: the row rules replace it
         return None
     webhook_id, received = pl.col("__webhook_id"), pl.col("__received_at")
-    parsed = received.str.strptime(UTC_DATETIME, _RECEIVER_TIME_FORMAT, strict=False)
-    # A real time Python reads too: no leap second or 30 February turned into another moment, no year 0.
-    round_trip = ((parsed.dt.strftime(_RECEIVER_TIME_FORMAT) == received) & (parsed.dt.year() >= 1)).fill_null(False)
-    readable = webhook_id.is_not_null() & received.is_not_null() & received.str.contains(_RECEIVER_TIME) & round_trip
+    parsed, readable = utc_time_as_python_reads_it(received, _RECEIVER_TIME, _RECEIVER_TIME_FORMAT)
+    readable = webhook_id.is_not_null() & readable
     if not frame.select(readable.all()).item():
         return None
     line = pl.col("__line").cast(pl.String)
