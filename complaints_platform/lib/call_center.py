@@ -363,14 +363,11 @@ def _ordinary_frame(
         if odd:
             return None
         frame = frame.with_columns(value.alias(f"__{name}") for name, value in durations.items())
-        invalid = pl.concat([frame.get_column(f"__{name}") for name in durations]).filter(
-            ~pl.concat([frame.get_column(f"__{name}") for name in durations]).str.contains(_ASCII_WHOLE_NUMBER)
-        ).unique()
+        given = pl.concat([frame.get_column(f"__{name}") for name in durations])
+        invalid = given.filter(~given.str.contains(_ASCII_WHOLE_NUMBER)).unique()
         shown = {value: repr(value) for value in invalid.to_list()}  # quoted as the row rules quote it
     counts, errors = {}, []
-    for name in INTEGER_COLUMNS:
-        if name not in durations:
-            continue
+    for name in durations:
         value = pl.col(f"__{name}")
         number = value.cast(pl.Int64, strict=False)
         whole = value.str.contains(_ASCII_WHOLE_NUMBER)
