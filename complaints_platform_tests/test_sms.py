@@ -416,3 +416,20 @@ def test_an_ordinary_window_is_parsed_by_column_as_item_by_item(column_path, odd
     assert rows[7]["parse_error"] == "missing from"
     assert rows[7]["raw"].index('"alpha"') < rows[7]["raw"].index('"body"') < rows[7]["raw"].index('"zeta"')
     assert rows[2]["raw"] == json.dumps(items[2], ensure_ascii=False, sort_keys=True)
+
+
+def test_a_field_that_is_not_text_is_refused_before_polars_sees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The column path takes a field as text only if every value is text or null, checked in
+    Python: polars, refusing a value, first names its type, which for a list nested 500 deep
+    (2 KB that any sender can post) took 7 s and gigabytes."""
+    from complaints_platform.lib import bronze
+
+    assert bronze.text_series("t", ["a", None, "é😀"]).to_list() == ["a", None, "é😀"]
+
+    def no_polars(*args, **kwargs):
+        raise AssertionError("polars was given a value that is not text")
+
+    monkeypatch.setattr(bronze.pl, "Series", no_polars)
+    deep = json.loads("[" * 500 + "]" * 500)
+    for odd in (deep, 42, True, 1.5, {"a": "b"}, b"bytes"):
+        assert bronze.text_series("t", ["a", odd, None]) is None

@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from complaints_platform.lib.bronze import bronze_select, empty_bronze, text_series, to_bronze, utc_time_as_python_reads_it
+from complaints_platform.lib.bronze import empty_bronze, to_bronze
 
 CHANNEL = "social_media"
 WINDOW = timedelta(minutes=15)
@@ -417,100 +417,11 @@ def parse_social_media_landing(files: list[Path], landing_root: Path) -> pl.Data
     batches = [reads[i : i + READ_BATCH] for i in range(0, len(reads), READ_BATCH)]
     with ThreadPoolExecutor(READ_THREADS) as readers:
         contents = [content for batch in readers.map(_read, batches) for content in batch]
-    # A segment whose envelopes are all ordinary becomes rows column by column
-    # (``_ordinary_segment``); any other file row by row, the rows of consecutive such files
-    # together. Frames stay in file order.
-    frames: list[pl.DataFrame] = []
-    rows: list[dict] = []
-    for path, content, location in zip(files, contents, locations):
-        frame = _ordinary_segment(path, content, location)
-        if frame is None:
-            rows.extend(_with_receipt_time(row, path) for row in _parse_file(path, content, location))
-            continue
-        if rows:
-            frames.append(to_bronze(CHANNEL, rows))
-            rows = []
-        frames.append(frame)
-    if rows or not frames:
-        frames.append(to_bronze(CHANNEL, rows))
-    return frames[0] if len(frames) == 1 else pl.concat(frames)
-
-
-# The receiver's received_at (UTC, microseconds, 'Z'): the one form read in polars.
-_RECEIVER_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
-_RECEIVER_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
-# Text fields of a post: bronze column -> where it is in the body (data's, or its author's).
-_POST_FIELDS = {
-    "text": ("data", "text"),
-    "event_time_text": ("data", "created_at"),
-    "platform": ("data", "platform"),
-    "post_id": ("data", "post_id"),
-    "in_reply_to": ("data", "in_reply_to"),
-    "author_name": ("author", "display_name"),
-    "handle": ("author", "handle"),
-}
-
-
-def _ordinary_segment(path: Path, content: bytes | OSError, location: str) -> pl.DataFrame | None:
-    """The rows ``_parse_file`` gives a segment, column by column (each envelope and body is still
-    decoded by orjson, without the row rules' Python per field); None when the file is not a
-    segment or an envelope is not ordinary: JSON orjson refuses, a field of another type, a body
-    that is not an object with a ``data`` object, an author that is not an object, a
-    received_at not in the receiver's form (or no real time), a lone surrogate."""
-    if path.suffix != SEGMENT_SUFFIX or isinstance(content, OSError):
-        return None
-    numbered = [(number, line) for number, line in enumerate(complete_lines(content), start=1) if line.strip()]
-    if not numbered:
-        return None
-    try:
-        envelopes = [orjson.loads(line) for _, line in numbered]
-        if not all(type(envelope) is dict for envelope in envelopes):
-            return None
-        bodies = [envelope.get("body") for envelope in envelopes]
-        if not all(type(body) is str for body in bodies):
-            return None
-        payloads = [orjson.loads(body) for body in bodies]
-    except orjson.JSONDecodeError:
-        return None
-    if not all(type(payload) is dict and type(payload.get("data")) is dict for payload in payloads):
-        return None
-    parts = {"data": [payload["data"] for payload in payloads]}
-    parts["author"] = [data.get("author") for data in parts["data"]]
-    if not all(author is None or type(author) is dict for author in parts["author"]):
-        return None
-    try:
-        columns = [
-            *(text_series(f"__{name}", [envelope.get(name) for envelope in envelopes]) for name in ("webhook_id", "received_at")),
-            text_series("event_type", [payload.get("type") for payload in payloads]),
-            *(
-                text_series(column, [part.get(key) if part is not None else None for part in parts[where]])
-                for column, (where, key) in _POST_FIELDS.items()
-            ),
-        ]
-        if any(column is None for column in columns):
-            return None
-        frame = pl.DataFrame(
-            [pl.Series("__line", [number for number, _ in numbered], dtype=pl.Int64), pl.Series("raw", bodies, dtype=pl.String), *columns]
-        )
-    except UnicodeEncodeError:  # a lone surrogate: the row rules replace it
-        return None
-    webhook_id, received = pl.col("__webhook_id"), pl.col("__received_at")
-    parsed, readable = utc_time_as_python_reads_it(received, _RECEIVER_TIME, _RECEIVER_TIME_FORMAT)
-    readable = webhook_id.is_not_null() & readable
-    if not frame.select(readable.all()).item():
-        return None
-    line = pl.col("__line").cast(pl.String)
-    return bronze_select(
+    return to_bronze(
         CHANNEL,
-        frame,
-        {
-            # An empty webhook id names no record: the file and line do (as _parse_envelope).
-            "record_id": pl.when(webhook_id == "").then(pl.lit(path.stem + ":") + line).otherwise(webhook_id),
-            "source_location": pl.lit(location + ":") + line,
-            "received_at": parsed,
-            "raw": pl.col("raw"),
-            "parse_error": pl.when(pl.col("text").is_null()).then(pl.lit("data.text is missing")),
-            "event_time_zone": pl.lit(EVENT_TIME_ZONE),
-            **{name: pl.col(name) for name in ("event_type", *_POST_FIELDS)},
-        },
+        [
+            _with_receipt_time(row, path)
+            for path, content, location in zip(files, contents, locations)
+            for row in _parse_file(path, content, location)
+        ],
     )
