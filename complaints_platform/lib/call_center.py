@@ -326,6 +326,8 @@ def parse_call_center_csv(
     return pl.concat(frames)
 
 
+# ``_WHOLE_NUMBER`` for polars, in ASCII digits only: a duration in another script's digits
+# (which Python's \d and int() take) sends its batch to the row rules instead.
 _ASCII_WHOLE_NUMBER = r"^[+-]?[0-9]+$"
 _MAX_DIGITS = 18  # a longer number (sign included) may be out of Int64's range: read row by row
 
