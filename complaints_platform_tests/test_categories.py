@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from complaints_platform.lib import categories as cat
 from complaints_platform.lib.category_corpus import heldout_corpus, masked_token, training_corpus
@@ -181,6 +183,50 @@ def test_text_features_equal_scikit_learn_tfidf_for_words_and_char_ngram_counts(
         expected = analyzer(text)
         assert (rows == i).sum() == len(expected)
         assert len(set(buckets[rows == i])) == pytest.approx(len(set(expected)), abs=1)  # rare hash collisions
+
+
+def test_text_features_are_the_feature_union_of_two_tfidf_blocks_in_canonical_csr(corpus):
+    """The whole matrix, both blocks, against a plain formulation of its definition: word TF-IDF
+    from scikit-learn, char_wb n-gram counts summed by scipy, sublinear tf times idf, each block
+    L2-normalised by scikit-learn. Odd texts included: empty, missing, function words only, words
+    the vocabulary lacks, masks only, a word repeated (counts above one)."""
+    features = cat.TextFeatures(char_ngram_range=(3, 5)).fit(corpus[0][:600])
+    texts = [
+        *corpus[0][600:1500],
+        "", None, "the and of to", "zzyzx qwvpt", "<PHONE:0123456789> <EMAIL:abcdef0123>",
+        "no signal no signal no signal", "bill bill bill bill wrong wrong",
+    ]
+    normalised = cat.normalise_series(texts).to_list()
+    words = TfidfVectorizer(
+        vocabulary=features.word_terms_, ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b",
+        lowercase=False, sublinear_tf=True, dtype=np.float64,
+    ).fit(normalised)
+    words.idf_ = features.word_idf_  # the fitted weights, not the idf of these texts
+    word_block = words.transform(normalised)
+    rows, buckets = cat._char_buckets(cat.normalise_series(texts), 3, 5, features.char_hash_bits)
+    columns = features.char_column_[buckets]
+    known = columns >= 0
+    counts = sp.coo_matrix(
+        (np.ones(known.sum()), (rows[known], columns[known])), shape=(len(texts), len(features.char_idf_))
+    ).tocsr()
+    counts.sum_duplicates()
+    counts.data = (1 + np.log(counts.data)) * features.char_idf_[counts.indices]
+    expected = sp.hstack([word_block, normalize(counts)], format="csr")
+    expected.sort_indices()
+
+    ours = features.transform(texts)
+    assert ours.has_canonical_format and ours.dtype == np.float32
+    assert np.array_equal(ours.indptr, expected.indptr) and np.array_equal(ours.indices, expected.indices)
+    assert np.allclose(ours.data, expected.data, rtol=1e-5, atol=1e-6)
+    assert ours.nnz > 100_000
+    n = len(texts)
+    assert ours[n - 7].nnz == ours[n - 6].nnz == ours[n - 3].nnz == 0  # empty, missing, masks only
+    # Terms repeated: their weights are (1 + log count) x idf, then the word block has unit length.
+    repeated = ours[n - 1].toarray().ravel()[: len(features.word_terms_)]
+    bill, wrong = features.word_terms_.index("bill"), features.word_terms_.index("wrong")
+    weights = np.array([(1 + np.log(4)) * features.word_idf_[bill], (1 + np.log(2)) * features.word_idf_[wrong]])
+    assert np.isclose(repeated[bill] / repeated[wrong], weights[0] / weights[1], rtol=1e-5)
+    assert np.isclose(np.linalg.norm(repeated), 1.0, rtol=1e-5)
 
 
 # --- versions and persistence ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ A scikit-learn Pipeline of two steps:
   raw handles or e-mails removed, so a prediction never depends on whose number it was), then TF-IDF of word 1-2-grams and of char_wb 2-5-grams (sublinear tf; the
   characters make it robust to typos and abbreviations). It computes what a FeatureUnion of two
   TfidfVectorizers would, vectorised with polars and numpy: scikit-learn's char analyzer is a
-  Python loop that scores about 4,000 texts a second, this about 25,000 on one core.
+  Python loop that scores about 4,000 texts a second, this about 35,000 on one core (2026-12).
 - LogisticRegression, chosen over SGD and ComplementNB by held-out macro-F1; its probability of
   the chosen class is the confidence column.
 
@@ -102,12 +102,6 @@ def normalise_text(text: str | None) -> str:
     return normalise_series([text])[0]
 
 
-def _l2_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
-
-
 def _counts(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
     matrix = sp.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32
@@ -134,6 +128,66 @@ def _word_terms(norm: pl.Series, max_n: int) -> pl.DataFrame:
         .select("row", (pl.col("term") + " " + pl.col("next")).alias("term"))
     )
     return pl.concat([unigrams, bigrams])
+
+
+@dataclass
+class _WordVocabulary:
+    """A fitted word vocabulary (unigrams and ``"a b"`` bigrams, ``TextFeatures.word_terms_``) as
+    word ids: each distinct word of its terms has an id (``ids``: term -> wid), ``unigram[wid]`` is the
+    word's column or -1, and a bigram's column is found by its key ``wid_a * len(unigram) + wid_b``
+    in the sorted ``bigram_keys``. A text's words are then joined once, as words, and its bigrams
+    looked up as integers: no bigram string is built for a pair the vocabulary does not have."""
+
+    ids: pl.DataFrame
+    unigram: np.ndarray
+    bigram_keys: np.ndarray
+    bigram_cols: np.ndarray
+
+    @classmethod
+    def of(cls, terms: list[str]) -> _WordVocabulary:
+        split = [term.split(" ") for term in terms]
+        words = sorted({word for parts in split for word in parts})
+        wid = {word: i for i, word in enumerate(words)}
+        unigram = np.full(len(words), -1, dtype=np.int64)
+        keys, cols = [], []
+        for col, parts in enumerate(split):
+            if len(parts) == 1 and parts[0] not in STOP_UNIGRAMS:
+                unigram[wid[parts[0]]] = col
+            elif len(parts) == 2:
+                keys.append(wid[parts[0]] * len(words) + wid[parts[1]])
+                cols.append(col)
+        order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+        return cls(
+            ids=pl.DataFrame({"term": words, "wid": np.arange(len(words), dtype=np.int64)}),
+            unigram=unigram,
+            bigram_keys=np.asarray(keys, dtype=np.int64)[order],
+            bigram_cols=np.asarray(cols, dtype=np.int64)[order],
+        )
+
+    def occurrences(self, norm: pl.Series, max_n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every vocabulary term in the normalised texts: word 1-grams (function
+        words excepted) and, with ``max_n`` of 2, 2-grams, as ``_word_terms`` finds them."""
+        words = (
+            pl.DataFrame({"term": norm.str.extract_all(_WORD_PATTERN)})
+            .with_row_index("row")
+            .explode("term")
+            .drop_nulls("term")
+            .join(self.ids, on="term", how="left", maintain_order="left")
+        )
+        rows = words.get_column("row").to_numpy().astype(np.int64)
+        wid = words.get_column("wid").fill_null(-1).to_numpy()
+        known = wid >= 0
+        unigram = np.full(len(wid), -1, dtype=np.int64)
+        unigram[known] = self.unigram[wid[known]]
+        found_rows, found_cols = [rows[unigram >= 0]], [unigram[unigram >= 0]]
+        if max_n >= 2 and len(self.bigram_keys) and len(wid) > 1:
+            pair = (rows[:-1] == rows[1:]) & known[:-1] & known[1:]
+            keys = wid[:-1][pair] * len(self.unigram) + wid[1:][pair]
+            at = np.minimum(np.searchsorted(self.bigram_keys, keys), len(self.bigram_keys) - 1)
+            hit = self.bigram_keys[at] == keys
+            found_rows.append(rows[:-1][pair][hit])
+            found_cols.append(self.bigram_cols[at[hit]])
+        return np.concatenate(found_rows), np.concatenate(found_cols)
 
 
 _HASH_BASE = np.uint64(0x100000001B3)
@@ -227,45 +281,62 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.char_column_ = np.full(1 << self.char_hash_bits, -1, dtype=np.int32)
         self.char_column_[kept] = np.arange(len(kept), dtype=np.int32)
         self.char_idf_ = _idf(document_frequency[kept], n_docs)
-        self._vocabulary_frame = None
+        self._word_vocabulary = self._idf_all = None
         return self
 
-    def _vocabulary(self) -> pl.DataFrame:
-        if getattr(self, "_vocabulary_frame", None) is None:
-            self._vocabulary_frame = pl.DataFrame(
-                {"term": self.word_terms_, "col": np.arange(len(self.word_terms_), dtype=np.int64)}
-            )
-        return self._vocabulary_frame
+    def _vocabulary(self) -> _WordVocabulary:
+        if getattr(self, "_word_vocabulary", None) is None:
+            self._word_vocabulary = _WordVocabulary.of(self.word_terms_)
+        return self._word_vocabulary
+
+    def _idf(self) -> np.ndarray:
+        if getattr(self, "_idf_all", None) is None:
+            self._idf_all = np.concatenate([self.word_idf_, self.char_idf_])
+        return self._idf_all
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_vocabulary_frame"] = None  # a cache, rebuilt on first use
+        state["_word_vocabulary"] = state["_idf_all"] = None  # caches, rebuilt on first use
         return state
-
-    def _weighted(self, counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-        counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
-        return _l2_normalise(counts)
 
     def transform(self, texts) -> sp.csr_matrix:
         norm = normalise_series(texts)
         # Chunks keep the numpy work arrays small enough to be reused rather than freshly mapped,
         # which is several times faster than one pass over a large batch.
         blocks = [self._transform_normalised(norm[i : i + _CHUNK]) for i in range(0, len(norm), _CHUNK)]
-        if not blocks:
-            return sp.csr_matrix((0, len(self.word_idf_) + len(self.char_idf_)), dtype=np.float32)
+        if len(blocks) < 2:
+            return blocks[0] if blocks else sp.csr_matrix((0, len(self.word_idf_) + len(self.char_idf_)), dtype=np.float32)
         return sp.vstack(blocks, format="csr")
 
     def _transform_normalised(self, norm: pl.Series) -> sp.csr_matrix:
-        n_docs = len(norm)
-        terms = _word_terms(norm, self.word_ngram_range[1]).join(self._vocabulary(), on="term", how="inner")
-        words = _counts(terms["row"].to_numpy(), terms["col"].to_numpy(), n_docs, len(self.word_terms_))
-        rows, buckets = _char_buckets(norm, *self.char_ngram_range, self.char_hash_bits)
-        columns = self.char_column_[buckets]
-        known = columns >= 0
-        chars = _counts(rows[known], columns[known], n_docs, len(self.char_idf_))
-        return sp.hstack(
-            [self._weighted(words, self.word_idf_), self._weighted(chars, self.char_idf_)], format="csr"
-        )
+        """Both blocks' features of one chunk as one canonical CSR matrix, built from the (row,
+        column) of every term occurrence: counted with one sort, weighted, and each block of each
+        row L2-normalised (no per-block matrices stacked, no diagonal product)."""
+        n_docs, n_words = len(norm), len(self.word_terms_)
+        word_rows, word_cols = self._vocabulary().occurrences(norm, self.word_ngram_range[1])
+        char_rows, buckets = _char_buckets(norm, *self.char_ngram_range, self.char_hash_bits)
+        char_cols = self.char_column_[buckets]
+        known = char_cols >= 0
+        n_cols = n_words + len(self.char_idf_)
+        # One key per occurrence, row above column: sorted, equal keys are one cell's count.
+        keys = np.concatenate([
+            (word_rows.astype(np.int64) << 32) | word_cols,
+            (char_rows[known].astype(np.int64) << 32) | (char_cols[known] + n_words),
+        ])
+        keys.sort()
+        first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        counts = np.diff(first, append=len(keys))
+        keys = keys[first]
+        rows, cols = keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
+        data = ((1.0 + np.log(counts)) * self._idf()[cols]).astype(np.float32)
+        # Each row's word block and char block to unit length (a block without terms stays zero).
+        block = rows * 2 + (cols >= n_words)
+        norms = np.sqrt(np.bincount(block, weights=np.square(data, dtype=np.float64), minlength=2 * n_docs))
+        norms[norms == 0] = 1.0
+        data *= (1.0 / norms).astype(np.float32)[block]
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+        return sp.csr_matrix((data, cols, indptr), shape=(n_docs, n_cols))
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         chars = [f"char_bucket_{b}" for b in np.flatnonzero(self.char_column_ >= 0)]
