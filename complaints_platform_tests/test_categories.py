@@ -227,6 +227,8 @@ def test_text_features_are_the_feature_union_of_two_tfidf_blocks_in_canonical_cs
     weights = np.array([(1 + np.log(4)) * features.word_idf_[bill], (1 + np.log(2)) * features.word_idf_[wrong]])
     assert np.isclose(repeated[bill] / repeated[wrong], weights[0] / weights[1], rtol=1e-5)
     assert np.isclose(np.linalg.norm(repeated), 1.0, rtol=1e-5)
+    nothing = features.transform(["", None, "<PHONE:0123456789>"])  # a batch without a single term
+    assert nothing.shape == (3, ours.shape[1]) and nothing.nnz == 0
 
 
 # --- versions and persistence ---------------------------------------------------------------------

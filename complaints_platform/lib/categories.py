@@ -318,24 +318,28 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         char_cols = self.char_column_[buckets]
         known = char_cols >= 0
         n_cols = n_words + len(self.char_idf_)
-        # One key per occurrence, row above column: sorted, equal keys are one cell's count.
+        # One key per occurrence, row * n_cols + column (int32 where a chunk's keys fit: half the
+        # bytes to sort): sorted, equal keys are one cell's count.
+        kind = np.int32 if n_docs * n_cols < 2**31 else np.int64
         keys = np.concatenate([
-            (word_rows.astype(np.int64) << 32) | word_cols,
-            (char_rows[known].astype(np.int64) << 32) | (char_cols[known] + n_words),
+            word_rows.astype(kind) * kind(n_cols) + word_cols.astype(kind),
+            char_rows[known].astype(kind) * kind(n_cols) + (char_cols[known].astype(kind) + kind(n_words)),
         ])
         keys.sort()
-        first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        first = np.flatnonzero(np.diff(keys, prepend=kind(-1)))
         counts = np.diff(first, append=len(keys))
         keys = keys[first]
-        rows, cols = keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
+        # Row r's cells are the keys in [r * n_cols, (r + 1) * n_cols): its words, then its chars.
+        row_starts = np.arange(n_docs, dtype=kind) * kind(n_cols)
+        bounds = np.append(np.searchsorted(keys, np.stack([row_starts, row_starts + n_words], axis=1).ravel()), len(keys))
+        indptr = bounds[::2]
+        cols = (keys - np.repeat(row_starts, np.diff(indptr))).astype(np.int32)
         data = ((1.0 + np.log(counts)) * self._idf()[cols]).astype(np.float32)
         # Each row's word block and char block to unit length (a block without terms stays zero).
-        block = rows * 2 + (cols >= n_words)
-        norms = np.sqrt(np.bincount(block, weights=np.square(data, dtype=np.float64), minlength=2 * n_docs))
+        sums = np.concatenate(([0.0], np.cumsum(np.square(data, dtype=np.float64))))
+        norms = np.sqrt(sums[bounds[1:]] - sums[bounds[:-1]])
         norms[norms == 0] = 1.0
-        data *= (1.0 / norms).astype(np.float32)[block]
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+        data *= np.repeat((1.0 / norms).astype(np.float32), np.diff(bounds))
         return sp.csr_matrix((data, cols, indptr), shape=(n_docs, n_cols))
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
