@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import re
 from pathlib import Path
@@ -185,25 +186,18 @@ def test_text_features_equal_scikit_learn_tfidf_for_words_and_char_ngram_counts(
         assert len(set(buckets[rows == i])) == pytest.approx(len(set(expected)), abs=1)  # rare hash collisions
 
 
-def test_text_features_are_the_feature_union_of_two_tfidf_blocks_in_canonical_csr(corpus):
-    """The whole matrix, both blocks, against a plain formulation of its definition: word TF-IDF
-    from scikit-learn, char_wb n-gram counts summed by scipy, sublinear tf times idf, each block
-    L2-normalised by scikit-learn. Odd texts included: empty, missing, function words only, words
-    the vocabulary lacks, masks only, a word repeated (counts above one)."""
-    features = cat.TextFeatures(char_ngram_range=(3, 5)).fit(corpus[0][:600])
-    texts = [
-        *corpus[0][600:1500],
-        "", None, "the and of to", "zzyzx qwvpt", "<PHONE:0123456789> <EMAIL:abcdef0123>",
-        "no signal no signal no signal", "bill bill bill bill wrong wrong",
-    ]
+def _feature_union(features: cat.TextFeatures, texts: list) -> sp.csr_matrix:
+    """What ``features.transform(texts)`` is by definition, built plainly: word TF-IDF from
+    scikit-learn, char_wb n-gram counts summed by scipy, sublinear tf times idf, each block
+    L2-normalised by scikit-learn, stacked."""
     normalised = cat.normalise_series(texts).to_list()
     words = TfidfVectorizer(
-        vocabulary=features.word_terms_, ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b",
+        vocabulary=features.word_terms_, ngram_range=features.word_ngram_range, token_pattern=r"(?u)\b\w+\b",
         lowercase=False, sublinear_tf=True, dtype=np.float64,
     ).fit(normalised)
     words.idf_ = features.word_idf_  # the fitted weights, not the idf of these texts
     word_block = words.transform(normalised)
-    rows, buckets = cat._char_buckets(cat.normalise_series(texts), 3, 5, features.char_hash_bits)
+    rows, buckets = cat._char_buckets(cat.normalise_series(texts), *features.char_ngram_range, features.char_hash_bits)
     columns = features.char_column_[buckets]
     known = columns >= 0
     counts = sp.coo_matrix(
@@ -213,11 +207,28 @@ def test_text_features_are_the_feature_union_of_two_tfidf_blocks_in_canonical_cs
     counts.data = (1 + np.log(counts.data)) * features.char_idf_[counts.indices]
     expected = sp.hstack([word_block, normalize(counts)], format="csr")
     expected.sort_indices()
+    return expected
 
-    ours = features.transform(texts)
-    assert ours.has_canonical_format and ours.dtype == np.float32
+
+def _assert_same_matrix(ours: sp.csr_matrix, expected: sp.csr_matrix) -> None:
+    assert ours.has_canonical_format and ours.dtype == np.float32 and ours.shape == expected.shape
     assert np.array_equal(ours.indptr, expected.indptr) and np.array_equal(ours.indices, expected.indices)
     assert np.allclose(ours.data, expected.data, rtol=1e-5, atol=1e-6)
+
+
+def test_text_features_are_the_feature_union_of_two_tfidf_blocks_in_canonical_csr(corpus):
+    """The whole matrix, both blocks, against a plain formulation of its definition
+    (``_feature_union``), over more than one chunk of texts. Odd texts included: empty, missing,
+    function words only, words the vocabulary lacks, masks only, a word repeated (counts above one)."""
+    features = cat.TextFeatures(char_ngram_range=(3, 5)).fit(corpus[0][:600])
+    texts = [
+        *corpus[0][600:],
+        "", None, "the and of to", "zzyzx qwvpt", "<PHONE:0123456789> <EMAIL:abcdef0123>",
+        "no signal no signal no signal", "bill bill bill bill wrong wrong",
+    ]
+    assert cat._CHUNK < len(texts) < 2 * cat._CHUNK  # two chunks stacked, the second partly filled
+    ours = features.transform(texts)
+    _assert_same_matrix(ours, _feature_union(features, texts))
     assert ours.nnz > 100_000
     n = len(texts)
     assert ours[n - 7].nnz == ours[n - 6].nnz == ours[n - 3].nnz == 0  # empty, missing, masks only
@@ -229,6 +240,29 @@ def test_text_features_are_the_feature_union_of_two_tfidf_blocks_in_canonical_cs
     assert np.isclose(np.linalg.norm(repeated), 1.0, rtol=1e-5)
     nothing = features.transform(["", None, "<PHONE:0123456789>"])  # a batch without a single term
     assert nothing.shape == (3, ours.shape[1]) and nothing.nnz == 0
+
+
+def test_text_features_with_more_columns_than_int32_keys_hold(corpus):
+    """A chunk's keys (row x columns + column) outgrow int32 with over 2**31 / 2,048 columns: every
+    one of 2**21 hash buckets kept as a column. The matrix is still its definition."""
+    features = cat.TextFeatures(char_ngram_range=(3, 5), char_hash_bits=21, char_min_df=1).fit(corpus[0][:300])
+    rng = np.random.default_rng(0)
+    features.char_column_ = np.arange(1 << 21, dtype=np.int32)
+    features.char_idf_ = (1 + 5 * rng.random(1 << 21)).astype(np.float32)
+    features = pickle.loads(pickle.dumps(features))  # as a model is loaded: its caches built afresh
+    texts = [*corpus[0][300:2400], "", "bill bill"]
+    assert cat._CHUNK * (len(features.word_terms_) + len(features.char_idf_)) >= 2**31
+    _assert_same_matrix(features.transform(texts), _feature_union(features, texts))
+
+
+def test_text_features_refitted_forget_what_they_were_fitted_on_before(corpus):
+    texts = corpus[0][1000:1300]
+    refitted = cat.TextFeatures(word_ngram_range=(1, 2)).fit(corpus[0][:400])
+    refitted.transform(texts)  # its caches built for the first fit
+    refitted.set_params(word_ngram_range=(1, 1)).fit(corpus[0][400:800])
+    fresh = cat.TextFeatures(word_ngram_range=(1, 1)).fit(corpus[0][400:800])
+    _assert_same_matrix(refitted.transform(texts), fresh.transform(texts).astype(np.float64))
+    _assert_same_matrix(refitted.transform(texts), _feature_union(fresh, texts))
 
 
 # --- versions and persistence ---------------------------------------------------------------------

@@ -284,6 +284,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self._word_vocabulary = self._idf_all = None
         return self
 
+    # Caches of the fitted attributes, built on first use after ``fit`` or a load (pickles leave
+    # them out): a fitted attribute replaced by hand afterwards is not seen until then.
     def _vocabulary(self) -> _WordVocabulary:
         if getattr(self, "_word_vocabulary", None) is None:
             self._word_vocabulary = _WordVocabulary.of(self.word_terms_)
