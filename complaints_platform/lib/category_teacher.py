@@ -73,14 +73,9 @@ def embed(texts) -> np.ndarray:
     texts = list(texts)
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    normalised = normalise_series(texts)
-    distinct = normalised.unique(maintain_order=True)
-    vectors = _encoder().encode(distinct.to_list(), batch_size=EMBED_BATCH, normalize_embeddings=True, show_progress_bar=False)
-    if distinct.len() == normalised.len():
-        return vectors
-    position = distinct.to_frame("text").with_row_index("i")
-    rows = normalised.to_frame("text").join(position, on="text", how="left", maintain_order="left").get_column("i")
-    return vectors[rows.to_numpy()]
+    distinct, position = np.unique(normalise_series(texts).to_list(), return_inverse=True)
+    vectors = _encoder().encode(distinct.tolist(), batch_size=EMBED_BATCH, normalize_embeddings=True, show_progress_bar=False)
+    return vectors[position]
 
 
 def _softmax(x: np.ndarray, temperature: float) -> np.ndarray:
