@@ -156,12 +156,13 @@ class _WordVocabulary:
             elif len(parts) == 2:
                 keys.append(wid[parts[0]] * len(words) + wid[parts[1]])
                 cols.append(col)
-        order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+        keys, cols = np.asarray(keys, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
         return cls(
             ids=pl.DataFrame({"term": words, "wid": np.arange(len(words), dtype=np.int64)}),
             unigram=unigram,
-            bigram_keys=np.asarray(keys, dtype=np.int64)[order],
-            bigram_cols=np.asarray(cols, dtype=np.int64)[order],
+            bigram_keys=keys[order],
+            bigram_cols=cols[order],
         )
 
     def occurrences(self, norm: pl.Series, max_n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -306,9 +307,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         # Chunks keep the numpy work arrays small enough to be reused rather than freshly mapped,
         # which is several times faster than one pass over a large batch.
         blocks = [self._transform_normalised(norm[i : i + _CHUNK]) for i in range(0, len(norm), _CHUNK)]
-        if len(blocks) < 2:
-            return blocks[0] if blocks else sp.csr_matrix((0, len(self.word_idf_) + len(self.char_idf_)), dtype=np.float32)
-        return sp.vstack(blocks, format="csr")
+        if not blocks:
+            return sp.csr_matrix((0, len(self.word_idf_) + len(self.char_idf_)), dtype=np.float32)
+        return blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
 
     def _transform_normalised(self, norm: pl.Series) -> sp.csr_matrix:
         """Both blocks' features of one chunk as one canonical CSR matrix, built from the (row,
