@@ -252,6 +252,7 @@ class PiiMasker:
         self.default_region = default_region
         self.workers = workers
         self._tokens: dict[tuple[str, str, str], str] = {}
+        self._keyed: dict[str, hmac.HMAC] = {}
         self._quick_e164 = _e164_without_parse(default_region)
 
     # --- normalisation: the same value written differently gets the same token ---------------
@@ -283,16 +284,30 @@ class PiiMasker:
         cached = self._tokens.get((kind, value, self.default_region))
         if cached is not None:
             return cached
-        if kind == "PHONE":
-            normalised = self.normalise_phone(value)
-        else:
-            normalised = self._NORMALISERS.get(kind, str.strip)(value)
-        digest = hmac.digest(self._key, f"{kind}:{normalised}".encode(), "sha256").hex()
-        token = f"<{kind}:{digest[:10].translate(_HEX_TO_LETTERS)}>"
+        token = self._tokens_of(kind, [value])[0]
         if len(self._tokens) >= _TOKEN_CACHE_SIZE:  # a bound, not an eviction policy: tokens are cheap
             self._tokens.clear()
         self._tokens[(kind, value, self.default_region)] = token
         return token
+
+    def _tokens_of(self, kind: str, values: list[str | None]) -> list[str | None]:
+        """The token of each value (``token``'s, without its cache: a bulk batch's values are
+        distinct). The HMAC is keyed once per kind, with the kind's prefix already fed, and copied
+        for each value: ``hmac.digest`` sets up the key and looks SHA-256 up in OpenSSL on every
+        call, twice the time of the copy."""
+        normalise = self.normalise_phone if kind == "PHONE" else self._NORMALISERS.get(kind, str.strip)
+        keyed = self._keyed.get(kind)
+        if keyed is None:
+            keyed = self._keyed[kind] = hmac.new(self._key, f"{kind}:".encode(), "sha256")
+        tokens = []
+        for value in values:
+            if value is None or not value.strip():
+                tokens.append(None)
+                continue
+            mac = keyed.copy()
+            mac.update(normalise(value).encode())
+            tokens.append(f"<{kind}:{mac.hexdigest()[:10].translate(_HEX_TO_LETTERS)}>")
+        return tokens
 
     # --- free text ------------------------------------------------------------------------
     def mask_text(self, text: str | None) -> str | None:
@@ -364,8 +379,7 @@ class PiiMasker:
         """``task``: "mask" (distinct texts), or "token:KIND" (values of that kind)."""
         if task == "mask":
             return self._mask_distinct(items)
-        kind = task.removeprefix("token:")
-        return [self.token(kind, value) for value in items]
+        return self._tokens_of(task.removeprefix("token:"), items)
 
     def _mask_distinct(self, texts: list[str]) -> list[str]:
         texts = list(texts)
