@@ -339,6 +339,34 @@ def test_find_unmasked_pii_in_bulk_is_the_per_row_check(masker, corpus):
     assert frame.select(find_unmasked_pii_expr("text"))["text"].to_list() == [["EMAIL"], None, []]
 
 
+def _checkable(masker: PiiMasker, corpus) -> tuple[list[str | None], list[list[str] | None]]:
+    """Texts with leaks of every kind and without, and what the per-row check finds in each."""
+    texts = [t for name in ("labelled", "generated", "edge") for t in corpus[name]]
+    texts += [masker.mask_text(t) for t in corpus["generated"]]
+    return texts, [None if t is None else find_unmasked_pii(t) for t in texts]
+
+
+def test_a_large_check_shared_with_helper_processes_finds_the_same(masker, corpus, monkeypatch):
+    texts, expected = _checkable(masker, corpus)
+    assert sum(bool(e) for e in expected) > 500 and sum(e == [] for e in expected) > 500
+    started = []
+    real_start = pii._start_helper
+    monkeypatch.setattr(pii, "_start_helper", lambda *args: started.append(args) or real_start(*args))
+    monkeypatch.setattr(pii, "_HELPER_START_FIND_CHARS", 20_000)
+    assert find_unmasked_pii_in(pl.Series(texts, dtype=pl.String), workers=3).to_list() == expected
+    assert len(started) == 2, "two helpers beside this process"
+    assert find_unmasked_pii_in(pl.Series(texts[:20], dtype=pl.String), workers=3).to_list() == expected[:20]
+    assert len(started) == 2, "a batch too short to repay a helper's start is checked here"
+
+
+def test_a_check_helper_that_fails_leaves_its_slice_to_this_process(masker, corpus, monkeypatch):
+    texts, expected = _checkable(masker, corpus)
+    monkeypatch.setattr(pii, "_HELPER_START_FIND_CHARS", 20_000)
+    monkeypatch.setattr(pii, "_HELPER_COMMAND", "import sys; sys.exit(3)")
+    with pytest.warns(UserWarning, match="helper failed"):
+        assert find_unmasked_pii_in(pl.Series(texts, dtype=pl.String), workers=2).to_list() == expected
+
+
 # --- the prefilters' character classes cover Python's --------------------------------------------
 
 _ALL_CHARACTERS = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)

@@ -353,27 +353,7 @@ class PiiMasker:
                 work = round(len(items) * sum(self._quick_e164(item) is None for item in sample) / max(1, len(sample)))
         if workers < 2 or work < minimum:
             return self._run(task, items)
-        # Helpers get equal slices; this process, which need not start, does more meanwhile.
-        share = max(0, (len(items) - head_start) // workers)
-        own = len(items) - share * (workers - 1)
-        slices = [items[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
-        helpers = [_start_helper(self._key.decode("utf-8"), self.default_region, task, part) for part in slices]
-        with ThreadPoolExecutor(len(helpers)) as threads:
-            replies = [threads.submit(helper.communicate, payload) for helper, payload in helpers]
-            try:
-                done = self._run(task, items[:own])
-                for part, (helper, _), reply in zip(slices, helpers, replies):
-                    out, err = reply.result()
-                    if helper.returncode == 0:
-                        done += pickle.loads(out)
-                    else:  # done here instead: the same result, later
-                        warnings.warn(f"PII helper failed ({helper.returncode}): {err.decode()[-500:]}")
-                        done += self._run(task, part)
-            finally:
-                for helper, _ in helpers:
-                    if helper.poll() is None:
-                        helper.kill()
-        return done
+        return _in_helpers(task, items, workers, head_start, self._key.decode("utf-8"), self.default_region, self._run)
 
     def _run(self, task: str, items: list) -> list:
         """``task``: "mask" (distinct texts), or "token:KIND" (values of that kind)."""
@@ -546,6 +526,9 @@ _HELPER_START_TEXTS = 40_000
 # some 35 us a number), or 250,000 of another kind (an HMAC and a string method, some 5 us); sharing
 # pays from twice that.
 _HELPER_START_TOKENS = {"PHONE": 35_000, "*": 250_000}
+# ... or some 2,000,000 characters of texts checked for unmasked PII (a raw payload's digits cost
+# phonenumbers' matcher about 0.5 us a character).
+_HELPER_START_FIND_CHARS = 2_000_000
 _TOKEN_BATCH = 1_000_000
 # Values a batch's share of phone numbers that need a parse is estimated on (the distinct values
 # come in hash order, so every n-th is a fair sample).
@@ -671,12 +654,48 @@ def _start_helper(key: str, region: str, task: str, items: list) -> tuple[subpro
     return helper, pickle.dumps((key, region, task, items), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _in_helpers(
+    task: str, items: list, workers: int, head_start: int, key: str, region: str, run_here: Callable[[str, list], list]
+) -> list:
+    """``task`` on ``items`` shared with ``workers - 1`` helper processes (``_run_task``): they get
+    equal slices; this process, which need not start, does ``head_start`` items more meanwhile
+    (``run_here``), and a helper's slice too if the helper fails. The results in the items' order."""
+    share = max(0, (len(items) - head_start) // workers)
+    own = len(items) - share * (workers - 1)
+    slices = [items[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
+    helpers = [_start_helper(key, region, task, part) for part in slices]
+    with ThreadPoolExecutor(len(helpers)) as threads:
+        replies = [threads.submit(helper.communicate, payload) for helper, payload in helpers]
+        try:
+            done = run_here(task, items[:own])
+            for part, (helper, _), reply in zip(slices, helpers, replies):
+                out, err = reply.result()
+                if helper.returncode == 0:
+                    done += pickle.loads(out)
+                else:  # done here instead: the same result, later
+                    warnings.warn(f"PII helper failed ({helper.returncode}): {err.decode()[-500:]}")
+                    done += run_here(task, part)
+        finally:
+            for helper, _ in helpers:
+                if helper.poll() is None:
+                    helper.kill()
+    return done
+
+
+def _run_task(key: str, region: str, task: str, items: list) -> list:
+    """A helper's task: "find" (``find_unmasked_pii`` of each text, no key needed), else a
+    masker's (``PiiMasker._run``)."""
+    if task == "find":
+        return _find_each(items, region)
+    return PiiMasker(key, region, workers=1)._run(task, items)
+
+
 def _serve_helper() -> None:
     """A helper process's body: the task and its items pickled on stdin, the results pickled to stdout."""
     reply = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else printed goes to stderr, not into the reply
     key, region, task, items = pickle.load(sys.stdin.buffer)
-    pickle.dump(PiiMasker(key, region, workers=1)._run(task, items), reply)
+    pickle.dump(_run_task(key, region, task, items), reply)
     reply.close()
 
 
@@ -717,14 +736,16 @@ def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]
 _UNMASKED_KINDS = ("EMAIL", "CARD", "IBAN", "PHONE")
 
 
-def find_unmasked_pii_in(texts: pl.Series, default_region: str = "GB") -> pl.Series:
+def find_unmasked_pii_in(texts: pl.Series, default_region: str = "GB", workers: int | None = None) -> pl.Series:
     """``find_unmasked_pii`` of every text of a column (a list of kinds; null for a null text),
-    in Python only for the rows a kind's prefilter matches."""
+    in Python only for the rows a kind's prefilter matches, each distinct text once; a batch of
+    many characters is shared with helper processes (``workers``, as ``PiiMasker``'s)."""
     texts = texts.cast(pl.String)
     pattern = "|".join(f"(?:{_PREFILTER[kind]})" for kind in _UNMASKED_KINDS) + f"|{_RX_OTHER_DIGIT}"
     rows = texts.str.contains(pattern).arg_true()
     values = texts.gather(rows).to_list()
-    kinds = {text: find_unmasked_pii(text, default_region) for text in dict.fromkeys(values)}
+    distinct = list(dict.fromkeys(values))
+    kinds = dict(zip(distinct, _find_shared(distinct, default_region, workers)))
     hits = pl.DataFrame(
         {"row": rows, "kinds": [kinds[v] for v in values]},
         schema={"row": rows.dtype, "kinds": pl.List(pl.String)},
@@ -740,6 +761,22 @@ def find_unmasked_pii_in(texts: pl.Series, default_region: str = "GB") -> pl.Ser
         )
         .to_series()
     )
+
+
+def _find_each(texts: list[str], region: str) -> list[list[str]]:
+    return [find_unmasked_pii(text, region) for text in texts]
+
+
+def _find_shared(texts: list[str], region: str, workers: int | None = None) -> list[list[str]]:
+    """``find_unmasked_pii`` of each text, shared with helper processes when the texts are long
+    enough in all to repay a helper's start: phonenumbers' matcher, the check's cost, is pure Python
+    and reads every candidate run of digits (a raw payload's timestamps and ids too)."""
+    workers = workers or min(_usable_cpus(), 4)
+    if workers < 2 or sum(map(len, texts)) < 2 * _HELPER_START_FIND_CHARS:
+        return _find_each(texts, region)
+    # The head start in texts: this process's share of the characters, at the batch's mean length.
+    head_start = _HELPER_START_FIND_CHARS * len(texts) // sum(map(len, texts))
+    return _in_helpers("find", texts, workers, head_start, "", region, lambda _, items: _find_each(items, region))
 
 
 def find_unmasked_pii_expr(column: str, default_region: str = "GB") -> pl.Expr:

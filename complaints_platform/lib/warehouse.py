@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from complaints_platform.lib.lake import atomic_path, write_bytes_atomic
-from complaints_platform.lib.pii import find_unmasked_pii
+from complaints_platform.lib.pii import find_unmasked_pii_in
 
 # A cheap pre-filter in DuckDB: only values that could hold an e-mail, phone, card or IBAN (an '@',
 # a run of digits, or a country code and check digits) are read into Python and checked properly.
@@ -230,8 +230,8 @@ def unmasked_pii_in(con: duckdb.DuckDBPyConnection, only_days: list[str] | None 
         if column.endswith(IDENTIFIER_SUFFIXES) or column in IDENTIFIER_COLUMNS:
             continue
         where = _in_days(only_days) if only_days is not None and table in VIEWS_BY_RECEIPT_DAY else "true"
-        values = con.execute(_candidates_sql(con, f'"{schema}"."{table}"', f'"{column}"', where), [_CANDIDATE]).fetchall()
-        kinds = Counter(kind for (value,) in values for kind in find_unmasked_pii(value))
+        texts = con.execute(_candidates_sql(con, f'"{schema}"."{table}"', f'"{column}"', where), [_CANDIDATE]).pl().to_series()
+        kinds = Counter(kind for found in find_unmasked_pii_in(texts).to_list() for kind in found)
         if kinds:
             findings[f"{schema}.{table}.{column}"] = dict(kinds)
     return findings
