@@ -607,7 +607,11 @@ class _Customers:
         first kind that names a customer, or null."""
         found = tokens.select(token_digest(f"__{kind}").alias(f"__{kind}") for kind in RESOLVED_BY)
         for kind in RESOLVED_BY:
-            found = found.join(self.by[kind], on=f"__{kind}", how="left", maintain_order="left")
+            # The join's table is first cut to the digests this chunk holds: joined whole, each of a
+            # 10M day's 40 chunks hashed a 5M customers' table three times (1.3 s a chunk, 0.4 s cut).
+            digest = f"__{kind}"
+            table = self.by[kind].filter(pl.col(digest).is_in(found.get_column(digest).drop_nulls().implode()))
+            found = found.join(table, on=digest, how="left", maintain_order="left")
         row = found.select(pl.coalesce(f"__by_{kind}" for kind in RESOLVED_BY)).to_series()
         return self.keys.gather(row)
 
