@@ -249,3 +249,9 @@ def test_customer_reference_contract_flags_keys_the_crm_does_not_list():
     assert not result.passed and result.failure_count == 1
     assert result.failures["failure_case"].to_list() == ["<ACCOUNT:bbbbbbbbbb>"]
     assert validate(customer_reference_contract(["<ACCOUNT:aaaaaaaaaa>", "<ACCOUNT:bbbbbbbbbb>"]), frame).passed
+    # A snapshot far larger than the frame, and none at all.
+    snapshot = pl.Series([f"<ACCOUNT:{n:010d}>" for n in range(50_000)] + ["<ACCOUNT:bbbbbbbbbb>"])
+    result = validate(customer_reference_contract(snapshot), frame)
+    assert result.failures["failure_case"].to_list() == ["<ACCOUNT:aaaaaaaaaa>"]
+    assert validate(customer_reference_contract([]), frame).failure_count == 2
+    assert validate(customer_reference_contract([]), frame.filter(pl.col("customer_key").is_null())).passed
