@@ -523,9 +523,9 @@ _TOKEN_CACHE_SIZE = 200_000
 _PARALLEL_MIN_TEXTS = 100_000
 _HELPER_START_TEXTS = 40_000
 # A helper's start is worth some 35,000 phone numbers' tokens (phonenumbers' parse is pure Python,
-# some 35 us a number), or 250,000 of another kind (an HMAC and a string method, some 5 us); sharing
-# pays from twice that.
-_HELPER_START_TOKENS = {"PHONE": 35_000, "*": 250_000}
+# some 35 us a number), or 500,000 of another kind (a copied HMAC and a string method, some 2 us);
+# sharing pays from twice that.
+_HELPER_START_TOKENS = {"PHONE": 35_000, "*": 500_000}
 # ... or some 2,000,000 characters of texts checked for unmasked PII (a raw payload's digits cost
 # phonenumbers' matcher about 0.5 us a character).
 _HELPER_START_FIND_CHARS = 2_000_000
@@ -771,11 +771,11 @@ def _find_shared(texts: list[str], region: str, workers: int | None = None) -> l
     """``find_unmasked_pii`` of each text, shared with helper processes when the texts are long
     enough in all to repay a helper's start: phonenumbers' matcher, the check's cost, is pure Python
     and reads every candidate run of digits (a raw payload's timestamps and ids too)."""
-    workers = workers or min(_usable_cpus(), 4)
-    if workers < 2 or sum(map(len, texts)) < 2 * _HELPER_START_FIND_CHARS:
+    workers, characters = workers or min(_usable_cpus(), 4), sum(map(len, texts))
+    if workers < 2 or characters < 2 * _HELPER_START_FIND_CHARS:
         return _find_each(texts, region)
     # The head start in texts: this process's share of the characters, at the batch's mean length.
-    head_start = _HELPER_START_FIND_CHARS * len(texts) // sum(map(len, texts))
+    head_start = _HELPER_START_FIND_CHARS * len(texts) // characters
     return _in_helpers("find", texts, workers, head_start, "", region, lambda _, items: _find_each(items, region))
 
 
