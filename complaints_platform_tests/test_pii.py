@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
 import random
 import re
@@ -196,6 +197,14 @@ def test_a_token_is_the_keyed_hmac_of_the_kind_and_normalised_value(masker, kind
     assert PiiMasker(KEY).token(kind, value) == expected
     bulk = PiiMasker(KEY, workers=1).tokens(kind, pl.Series([value, None, "  ", value]))
     assert bulk.to_list() == [expected, None, None, expected]
+
+
+def test_a_masker_that_has_made_tokens_can_be_copied():
+    used = PiiMasker(KEY, workers=1)
+    token = used.token("EMAIL", "jane@example.com")
+    copied = copy.deepcopy(used)
+    assert copied.token("EMAIL", "jane@example.com") == token
+    assert copied.tokens("HANDLE", pl.Series(["@jane"])).to_list() == used.tokens("HANDLE", pl.Series(["@jane"])).to_list()
 
 
 def test_the_kind_is_part_of_the_token(masker):

@@ -180,6 +180,7 @@ def test_a_large_batch_shared_with_helper_processes_is_masked_the_same(corpus, m
 
 def test_a_helper_that_fails_leaves_its_slice_to_this_process(corpus, monkeypatch):
     monkeypatch.setattr(pii, "_PARALLEL_MIN_TEXTS", 10)
+    monkeypatch.setattr(pii, "_HELPER_START_TEXTS", 100)  # the helper has a slice to leave
     monkeypatch.setattr(pii, "_HELPER_COMMAND", "import sys; sys.exit(3)")
     texts, expected = _reference(PiiMasker(KEY), corpus["generated"])
     with pytest.warns(UserWarning, match="helper failed"):
@@ -357,6 +358,9 @@ def test_a_large_check_shared_with_helper_processes_finds_the_same(masker, corpu
     assert len(started) == 2, "two helpers beside this process"
     assert find_unmasked_pii_in(pl.Series(texts[:20], dtype=pl.String), workers=3).to_list() == expected[:20]
     assert len(started) == 2, "a batch too short to repay a helper's start is checked here"
+    few_long = ["x " * 30_000, "call 07700 900123 " + "y " * 30_000]
+    assert find_unmasked_pii_in(pl.Series(few_long), workers=4).to_list() == [[], ["PHONE"]]
+    assert len(started) == 2, "fewer texts than processes: no helper is started for an empty slice"
 
 
 def test_a_check_helper_that_fails_leaves_its_slice_to_this_process(masker, corpus, monkeypatch):

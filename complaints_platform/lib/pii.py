@@ -252,8 +252,12 @@ class PiiMasker:
         self.default_region = default_region
         self.workers = workers
         self._tokens: dict[tuple[str, str, str], str] = {}
-        self._keyed: dict[str, hmac.HMAC] = {}
+        self._keyed: dict[str, hmac.HMAC] = {}  # keyed once per kind (_tokens_of); not copied with the masker
         self._quick_e164 = _e164_without_parse(default_region)
+
+    def __getstate__(self) -> dict:
+        # An HMAC object cannot be copied out of its process: a copy keys its own again.
+        return {**self.__dict__, "_keyed": {}}
 
     # --- normalisation: the same value written differently gets the same token ---------------
     def normalise_phone(self, value: str) -> str:
@@ -661,6 +665,8 @@ def _in_helpers(
     equal slices; this process, which need not start, does ``head_start`` items more meanwhile
     (``run_here``), and a helper's slice too if the helper fails. The results in the items' order."""
     share = max(0, (len(items) - head_start) // workers)
+    if share == 0:  # a few long texts: nothing for a helper to do
+        return run_here(task, items)
     own = len(items) - share * (workers - 1)
     slices = [items[own + n * share : own + (n + 1) * share] for n in range(workers - 1)]
     helpers = [_start_helper(key, region, task, part) for part in slices]

@@ -77,8 +77,9 @@ def customer_reference_contract(customer_keys: Iterable[str] | pl.Series) -> pa.
     keys = keys.drop_nulls().unique()
 
     def in_snapshot(data) -> pl.LazyFrame:
-        # Against the snapshot's keys this frame holds: a frame checked against all of a 5M
-        # customers' snapshot hashed every key (1.2 s for each of a 10M day's buckets, 0.4 s cut).
+        # Against the snapshot's keys this frame holds (the snapshot probed against the frame's
+        # distinct keys): checked against the whole snapshot, polars hashed its 5M keys for each of
+        # a 10M day's 20 buckets (1.2 s each; 0.4 s cut).
         present = data.lazyframe.select(pl.col(data.key).drop_nulls().unique()).collect().to_series()
         return data.lazyframe.select(pl.col(data.key).is_in(keys.filter(keys.is_in(present.implode())).implode()))
 
