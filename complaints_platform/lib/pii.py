@@ -344,7 +344,7 @@ class PiiMasker:
         """``task`` on ``items`` (masking distinct texts, or tokenising values, ``_run``), a large
         batch shared with helper processes: both are Python and hold the GIL. Each process does its
         slice exactly as this one would."""
-        workers = self.workers or min(_usable_cpus(), 4)
+        workers = _workers(self.workers)
         work = len(items)
         if task == "mask":
             minimum, head_start = _PARALLEL_MIN_TEXTS, _HELPER_START_TEXTS
@@ -640,6 +640,12 @@ def _e164_without_parse(region: str) -> Callable[[str], str | None]:
     return e164
 
 
+def _workers(workers: int | None) -> int:
+    """Processes a large batch is shared among: as asked, or the CPUs this process may run on, at
+    most four."""
+    return workers or min(_usable_cpus(), 4)
+
+
 def _usable_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -777,7 +783,7 @@ def _find_shared(texts: list[str], region: str, workers: int | None = None) -> l
     """``find_unmasked_pii`` of each text, shared with helper processes when the texts are long
     enough in all to repay a helper's start: phonenumbers' matcher, the check's cost, is pure Python
     and reads every candidate run of digits (a raw payload's timestamps and ids too)."""
-    workers, characters = workers or min(_usable_cpus(), 4), sum(map(len, texts))
+    workers, characters = _workers(workers), sum(map(len, texts))
     if workers < 2 or characters < 2 * _HELPER_START_FIND_CHARS:
         return _find_each(texts, region)
     # The head start in texts: this process's share of the characters, at the batch's mean length.

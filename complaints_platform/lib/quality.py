@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pandera.polars as pa
 import polars as pl
 
+from complaints_platform.lib.frames import rows_among
 from complaints_platform.lib.pii import find_unmasked_pii_expr
 from complaints_platform.lib.silver import CATEGORIES, CATEGORY_PATHS, CHANNEL_NAMES, CLOCK_SKEW, EARLIEST_EVENT
 
@@ -77,11 +78,10 @@ def customer_reference_contract(customer_keys: Iterable[str] | pl.Series) -> pa.
     keys = keys.drop_nulls().unique()
 
     def in_snapshot(data) -> pl.LazyFrame:
-        # Against the snapshot's keys this frame holds (the snapshot probed against the frame's
-        # distinct keys): checked against the whole snapshot, polars hashed its 5M keys for each of
-        # a 10M day's 20 buckets (1.2 s each; 0.4 s cut).
-        present = data.lazyframe.select(pl.col(data.key).drop_nulls().unique()).collect().to_series()
-        return data.lazyframe.select(pl.col(data.key).is_in(keys.filter(keys.is_in(present.implode())).implode()))
+        # Against the snapshot's keys this frame holds: not a 5M customers' keys hashed a bucket.
+        present = data.lazyframe.select(pl.col(data.key).unique()).collect().to_series()
+        known = rows_among(keys.to_frame("key"), "key", present).to_series()
+        return data.lazyframe.select(pl.col(data.key).is_in(known.implode()))
 
     known = pa.Check(
         in_snapshot,
