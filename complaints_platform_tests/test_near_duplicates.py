@@ -221,6 +221,25 @@ def test_similarity_is_sklearn_tfidf_and_rapidfuzz_to_the_bit():
     assert got[0] > 0.5 and got[1] == 1.0  # a pair that shares words; a text with itself
 
 
+def test_pairs_scored_in_blocks_on_several_threads_keep_their_scores_and_order(monkeypatch):
+    """Blocks are scored on SIMILARITY_THREADS threads at once; each pair must come back with its
+    own score, in its place, whatever block and thread scored it (blocks of 7 pairs: 13 of them)."""
+    import complaints_platform.lib.near_duplicates as near_duplicates
+
+    texts = _normalised(planted_set(customers=40, seed=5).records["text_masked"].to_list())
+    rng = random.Random(3)
+    left, right = [rng.randrange(texts.len()) for _ in range(90)], [rng.randrange(texts.len()) for _ in range(90)]
+    earlier, later = texts.gather(left), texts.gather(right)
+    whole = similarity(earlier, later, texts)
+    monkeypatch.setattr(near_duplicates, "SIMILARITY_BLOCK", 7)
+    monkeypatch.setattr(near_duplicates, "SIMILARITY_THREADS", 3)
+    blocked = similarity(earlier, later, texts)
+    assert blocked.len() == 90 and whole.n_unique() > 20  # pairs with different scores, so an order error shows
+    assert blocked.to_list() == whole.to_list()
+    expected = _sklearn_similarity(earlier.to_list(), later.to_list(), texts.to_list())
+    np.testing.assert_allclose(blocked.to_numpy(), expected, rtol=0, atol=1e-12)
+
+
 def test_pairs_are_every_new_record_with_its_earlier_ones_of_one_contact_within_the_window():
     """Against the rule written out record by record, on a day with many one-complaint contacts,
     earlier days' complaints, a record updated on a later day, and excluded contacts."""

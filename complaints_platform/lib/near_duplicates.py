@@ -26,6 +26,7 @@ The thresholds come from the planted-duplicate benchmark (benchmarks/near_duplic
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from collections.abc import Callable
@@ -45,6 +46,7 @@ MAX_EARLIER = 20
 SHORT_TEXT = 25
 IDF_SAMPLE = 20_000
 SIMILARITY_BLOCK = 20_000  # pairs scored at once (50,000: 0.2 GB more at the peak at 1M records, no faster)
+SIMILARITY_THREADS = 2  # blocks scored at once (similarity)
 NGRAMS = (3, 4, 5)  # character n-gram lengths of the TF-IDF cosine
 
 ACCEPT, REJECT = "accept", "reject"
@@ -117,11 +119,18 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | Cosine 
         return pl.Series("similarity", [], dtype=pl.Float64)
     cosine = corpus if callable(corpus) else tfidf_cosine(corpus if corpus is not None else pl.concat([earlier, later]))
     # In blocks: each block's texts become Python strings for rapidfuzz and vectors for the
-    # cosine, and only one block's are alive at a time.
-    scores = [
-        _block_similarity(earlier.slice(start, SIMILARITY_BLOCK), later.slice(start, SIMILARITY_BLOCK), cosine)
-        for start in range(0, earlier.len(), SIMILARITY_BLOCK)
-    ]
+    # cosine, and only SIMILARITY_THREADS blocks' are alive at a time. The cosine runs on one core
+    # (scipy, polars), so two blocks at once keep the second core busy while one of them computes
+    # its cosine; both release the GIL for most of their work, as rapidfuzz does.
+    with ThreadPoolExecutor(SIMILARITY_THREADS) as pool:
+        scores = list(
+            pool.map(
+                lambda start: _block_similarity(
+                    earlier.slice(start, SIMILARITY_BLOCK), later.slice(start, SIMILARITY_BLOCK), cosine
+                ),
+                range(0, earlier.len(), SIMILARITY_BLOCK),
+            )
+        )
     return pl.concat(scores).alias("similarity")
 
 
@@ -171,8 +180,11 @@ def tfidf_cosine(corpus: pl.Series) -> Cosine:
     def counts(texts: pl.Series) -> sp.csr_matrix:
         """texts x vocabulary n-gram counts, through the texts' own distinct words (n-grams unseen
         in the corpus are ignored, as by sklearn)."""
-        word_counts = _word_counts(texts)
-        words = word_counts.select("word").unique().with_row_index("w")
+        # Each distinct word with the texts it occurs in, once per occurrence: a word's count in a
+        # text is the sum of its duplicate entries, which scipy adds up when it builds the matrix
+        # (one group_by on the words; counting per text and word first took twice as long).
+        by_word = _words(texts).group_by("word").agg("doc").with_row_index("w")
+        words = by_word.select("w", "word")
         grams = _word_ngrams(words).join(vocabulary, on="gram")
         # Canonical CSR (each row's columns in order), as CountVectorizer leaves it: the product is
         # taken n-grams x texts and transposed into texts x n-grams by scipy's counting sort, which
@@ -180,8 +192,9 @@ def tfidf_cosine(corpus: pl.Series) -> Cosine:
         # taken the other way (0.08 s against 0.10-0.12 s for 40,000 texts). The counts are whole
         # numbers, exact in float32 in any order of summing, so the values are sklearn's to the bit.
         grams_words = _csr(grams["f"], grams["w"], grams["count"], (vocabulary.height, words.height))
-        keyed = word_counts.join(words, on="word")
-        words_texts = _csr(keyed["w"], keyed["doc"], keyed["count"], (words.height, texts.len()))
+        occurrences = by_word.select("w", "doc").explode("doc")
+        once = pl.repeat(1.0, occurrences.height, dtype=pl.Float32, eager=True)
+        words_texts = _csr(occurrences["w"], occurrences["doc"], once, (words.height, texts.len()))
         return (grams_words @ words_texts).T.tocsr()
 
     if not vocabulary.height:
@@ -212,11 +225,6 @@ def _words(texts: pl.Series) -> pl.DataFrame:
         .explode("word")
         .filter(pl.col("word") != "")
     )
-
-
-def _word_counts(texts: pl.Series) -> pl.DataFrame:
-    """doc, word, count: how often each word occurs in each text."""
-    return _words(texts).group_by("doc", "word").agg(pl.len().cast(pl.Float32).alias("count"))
 
 
 def _word_ngrams(words: pl.DataFrame) -> pl.DataFrame:
