@@ -240,6 +240,35 @@ def test_pairs_scored_in_blocks_on_several_threads_keep_their_scores_and_order(m
     np.testing.assert_allclose(blocked.to_numpy(), expected, rtol=0, atol=1e-12)
 
 
+def test_a_days_cosine_is_fitted_once_when_its_first_blocks_arrive_on_several_threads(monkeypatch):
+    """The cleaned step fits the day's cosine when the first bucket's first pairs are scored
+    (``ScreenedDay._cosine``); those come on several threads at once and must not each fit one.
+    The fit is slowed down, so every thread asks for it while the first is fitting."""
+    import threading
+    import time
+
+    import complaints_platform.lib.cleaning as cleaning
+    import complaints_platform.lib.near_duplicates as near_duplicates
+
+    texts = _normalised(planted_set(customers=40, seed=5).records["text_masked"].to_list())
+    fits, real = [], cleaning.tfidf_cosine
+
+    def slow_fit(corpus):
+        fits.append(threading.current_thread().name)
+        time.sleep(0.3)
+        return real(corpus)
+
+    monkeypatch.setattr(cleaning, "tfidf_cosine", slow_fit)
+    monkeypatch.setattr(near_duplicates, "SIMILARITY_BLOCK", 5)
+    monkeypatch.setattr(near_duplicates, "SIMILARITY_THREADS", 4)
+    day = cleaning.ScreenedDay(
+        received=0, quarantine=None, masker=None, exclude_contacts=frozenset(), _store=None, _moved=None, corpus=texts
+    )
+    scores = similarity(texts, texts.reverse(), day._cosine)
+    assert len(fits) == 1
+    assert scores.to_list() == similarity(texts, texts.reverse(), texts).to_list()
+
+
 def test_pairs_are_every_new_record_with_its_earlier_ones_of_one_contact_within_the_window():
     """Against the rule written out record by record, on a day with many one-complaint contacts,
     earlier days' complaints, a record updated on a later day, and excluded contacts."""

@@ -28,6 +28,7 @@ exports and dashboards, so a value a spreadsheet would run as a formula is neutr
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -378,6 +379,7 @@ class ScreenedDay:
     _moved: pl.DataFrame
     corpus: pl.Series
     _fitted: Cosine | None = field(default=None, repr=False)
+    _fitting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def buckets(self) -> int:
@@ -385,9 +387,13 @@ class ScreenedDay:
 
     def _cosine(self, earlier: pl.Series, later: pl.Series) -> np.ndarray:
         """The near-duplicate cosine, fitted on ``corpus`` once for all the day's buckets (0.24 s a
-        bucket when each fitted its own: 5 s at 10M records), and only once a bucket has pairs to score."""
+        bucket when each fitted its own: 5 s at 10M records), and only once a bucket has pairs to score.
+        The first blocks of pairs arrive on several threads at once (``similarity``): one fits, the
+        others wait for it."""
         if self._fitted is None:
-            self._fitted = tfidf_cosine(self.corpus)
+            with self._fitting:
+                if self._fitted is None:
+                    self._fitted = tfidf_cosine(self.corpus)
         return self._fitted(earlier, later)
 
     def clean(

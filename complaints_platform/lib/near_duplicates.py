@@ -122,9 +122,9 @@ def similarity(earlier: pl.Series, later: pl.Series, corpus: pl.Series | Cosine 
         return pl.Series("similarity", [], dtype=pl.Float64)
     cosine = corpus if callable(corpus) else tfidf_cosine(corpus if corpus is not None else pl.concat([earlier, later]))
     # In blocks: each block's texts become Python strings for rapidfuzz and vectors for the
-    # cosine, and only SIMILARITY_THREADS blocks' are alive at a time. The cosine runs on one core
-    # (scipy, polars), so two blocks at once keep the second core busy while one of them computes
-    # its cosine; both release the GIL for most of their work, as rapidfuzz does.
+    # cosine, and only SIMILARITY_THREADS blocks' are alive at a time. Much of the cosine runs on
+    # one core (scipy's sparse products), so two blocks at once keep the second core busy while one
+    # of them is there; scipy, polars and rapidfuzz release the GIL for most of their work.
     with ThreadPoolExecutor(SIMILARITY_THREADS) as pool:
         scores = list(
             pool.map(
@@ -169,7 +169,7 @@ def tfidf_cosine(corpus: pl.Series) -> Cosine:
     weighs and normalises the counts, so the vectors are sklearn's to the bit. Each call vectorises
     only its own distinct texts through their own distinct words: a vector depends on its text and
     the corpus alone, so scoring pairs in blocks gives the same result, and memory stays bounded by
-    the block (all 1.2M distinct texts of 630k pairs at once peaked at 3.8 GB; the n-grams of every
+    the blocks scored at once (all 1.2M distinct texts of 630k pairs at once peaked at 3.8 GB; the n-grams of every
     pair's words at once added 0.9 GB at 1M records)."""
     # Imported here: scikit-learn takes 1.5 s to import, and every Dagster process (each step, the
     # webserver, the daemon, every sensor tick's code server) imports this module with the Definitions.
