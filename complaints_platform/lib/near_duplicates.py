@@ -169,8 +169,8 @@ def tfidf_cosine(corpus: pl.Series) -> Cosine:
     weighs and normalises the counts, so the vectors are sklearn's to the bit. Each call vectorises
     only its own distinct texts through their own distinct words: a vector depends on its text and
     the corpus alone, so scoring pairs in blocks gives the same result, and memory stays bounded by
-    the blocks scored at once (all 1.2M distinct texts of 630k pairs at once peaked at 3.8 GB; the n-grams of every
-    pair's words at once added 0.9 GB at 1M records)."""
+    the blocks scored at once (all 1.2M distinct texts of 630k pairs at once peaked at 3.8 GB; the
+    n-grams of every pair's words at once added 0.9 GB at 1M records)."""
     # Imported here: scikit-learn takes 1.5 s to import, and every Dagster process (each step, the
     # webserver, the daemon, every sensor tick's code server) imports this module with the Definitions.
     from sklearn.feature_extraction.text import TfidfTransformer
