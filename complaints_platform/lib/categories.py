@@ -322,13 +322,16 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         known = char_cols >= 0
         n_cols = n_words + len(self.char_idf_)
         # One key per occurrence, row * n_cols + column (int32 where a chunk's keys fit: half the
-        # bytes to sort): sorted, equal keys are one cell's count.
+        # bytes to sort): sorted, equal keys are one cell's count. Sorted by timsort ("stable"):
+        # the keys come as a few blocks (the words', each n-gram length's), each in ascending rows,
+        # and it sorts them in 0.41 s per 100,000 texts against the default quicksort's 0.58 s.
+        # The same sorted array either way.
         kind = np.int32 if n_docs * n_cols < 2**31 else np.int64
         keys = np.concatenate([
             word_rows.astype(kind) * kind(n_cols) + word_cols.astype(kind),
             char_rows[known].astype(kind) * kind(n_cols) + (char_cols[known].astype(kind) + kind(n_words)),
         ])
-        keys.sort()
+        keys.sort(kind="stable")
         first = np.flatnonzero(np.diff(keys, prepend=kind(-1)))
         counts = np.diff(first, append=len(keys))
         keys = keys[first]
