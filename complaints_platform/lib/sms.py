@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -48,12 +48,15 @@ PAGE_GLOB = "page-*.json"
 @dataclass
 class SmsPage:
     """One page of the API's answer: its 1-based number in the window, the URL, the raw text,
-    and the next_cursor it gave (None on the last page)."""
+    and the next_cursor it gave (None on the last page). ``data``: the page's items as decoded from
+    ``body`` when it was fetched (its next_cursor is read from them), so that parsing the window
+    does not decode the page again; None for a page read back from landing."""
 
     number: int
     url: str
     body: str
     next_cursor: str | None = None
+    data: list[Any] | None = field(default=None, repr=False, compare=False)
 
 
 class SmsApiError(ValueError):
@@ -211,10 +214,10 @@ class _wait_retry_after_or(tenacity.wait.wait_base):
 
 def _get_page(
     client: httpx.Client, url: str, token: str, params: dict[str, str | int], number: int
-) -> tuple[httpx.Response, str | None]:
+) -> tuple[httpx.Response, list[Any], str | None]:
     response = request_sms_page(client, url, token, params)
-    _, next_cursor = read_sms_page(number, response.text)
-    return response, next_cursor
+    items, next_cursor = read_sms_page(number, response.text)
+    return response, items, next_cursor
 
 
 def _request_with_retries(
@@ -284,17 +287,17 @@ def iter_sms_pages(
         params = window if cursor is None else {**window, "cursor": cursor}
         try:
             if retry is None:
-                response, cursor = _get_page(client, url, token, params, number)
+                response, items, cursor = _get_page(client, url, token, params, number)
             else:
                 retrying = _request_with_retries(retry, label, number, on_retry)
-                response, cursor = retrying(_get_page, client, url, token, params, number)
+                response, items, cursor = retrying(_get_page, client, url, token, params, number)
         except httpx.HTTPStatusError as exc:
             exc.add_note(f"SMS API page {number} of window {label}")
             raise
         if cursor is not None and cursor in seen:
             # A provider that hands back an old cursor would otherwise loop forever.
             raise SmsApiError(f"SMS API page {number} repeats an earlier next_cursor {cursor!r}")
-        yield SmsPage(number=number, url=str(response.request.url), body=response.text, next_cursor=cursor)
+        yield SmsPage(number=number, url=str(response.request.url), body=response.text, next_cursor=cursor, data=items)
         if cursor is None:
             return
         seen.add(cursor)
@@ -571,7 +574,7 @@ def parse_sms_pages(
     payloads: list[tuple[SmsPage, list[Any] | SmsApiError]] = []
     for page in pages:
         try:
-            payloads.append((page, _page_payload(page.number, page.body)["data"]))
+            payloads.append((page, page.data if page.data is not None else _page_payload(page.number, page.body)["data"]))
         except SmsApiError as exc:
             payloads.append((page, exc))
     if payloads and not any(isinstance(items, SmsApiError) for _, items in payloads):
