@@ -418,30 +418,23 @@ def test_a_fault_past_the_budget_fails_the_run_clearly_then_the_rerun_resumes(tm
     assert after.equals(before)
 
 
-def test_the_next_windows_pages_are_asked_for_while_a_window_is_parsed(tmp_path, monkeypatch):
-    # Window 1's parse waits (at most 10 s) until the API has been asked for window 2: it would
-    # wait in vain if the windows were landed one after the other.
-    import complaints_platform.defs.sources.sms as sms_defs
+def test_a_fetched_page_is_decoded_once_and_one_read_back_from_landing_once(tmp_path, monkeypatch):
+    # A page's items are decoded when it is fetched (its next_cursor is read from them) and go with
+    # it to the parse; a page read back from landing is decoded when it is parsed.
+    from complaints_platform.lib import sms as sms_lib
 
-    parse = sms_defs.parse_sms_pages
-    asked_meanwhile = {}
-
-    def parse_after_the_next_window_is_asked(pages, label, start):
-        if start == W1:
-            deadline = time.monotonic() + 10
-            while not any(r["since"] == f"{W2:%Y-%m-%dT%H:%M:%S}Z" for r in requests) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            asked_meanwhile[start] = [r["since"] for r in requests]
-        return parse(pages, label, start)
-
-    monkeypatch.setattr(sms_defs, "parse_sms_pages", parse_after_the_next_window_is_asked)
+    decoded = []
+    real = sms_lib._page_payload
+    monkeypatch.setattr(sms_lib, "_page_payload", lambda number, body: decoded.append(number) or real(number, body))
     with provider() as (url, requests):
-        assert _materialize(tmp_path, url, W1, W2).success
-    assert f"{W2:%Y-%m-%dT%H:%M:%S}Z" in asked_meanwhile[W1]
-    # Each window still gets its own messages, every one once, in page order.
-    assert _bronze(tmp_path, W1)["record_id"].to_list() == W1_IDS
-    assert _bronze(tmp_path, W2)["record_id"].to_list() == [m["id"] for m in W2_MESSAGES]
-    assert [(r["since"][11:16], r["page"]) for r in requests] == [("14:00", 1), ("14:00", 2), ("14:00", 3), ("14:15", 1), ("14:15", 2)]
+        assert _materialize(tmp_path, url).success
+        fetched = _bronze(tmp_path)
+        assert decoded == [1, 2, 3] and len(requests) == 3
+        decoded.clear()
+        assert _materialize(tmp_path, url).success  # the window is complete in landing: no request
+        assert decoded == [1, 2, 3] and len(requests) == 3
+    assert _bronze(tmp_path).equals(fetched)
+    assert fetched["record_id"].to_list() == W1_IDS
 
 
 def test_a_bad_token_fails_the_run_without_retrying(tmp_path):

@@ -41,7 +41,7 @@ def sms_raw(
     fetched: dict[str, int] = {}  # pages fetched per window, logged once (each log line is a stored event)
     with sms_api.client() as client:
 
-        def land(start, end):
+        def pull(start, end):
             folder = lakelib.landing_window_dir(lake.root, "sms", start)
             try:
                 pulled = pull_sms_window(
@@ -55,14 +55,9 @@ def sms_raw(
                 ) from exc
             if pulled.fetched:
                 fetched[f"{start:%Y-%m-%d %H:%M}"] = pulled.fetched
-            return pulled
-
-        def parse(start, end, pulled):
             return parse_sms_pages(pulled.pages, f"{start:%Y-%m-%d %H:%M}", start)
 
-        # The next window's pages are asked for while this one is parsed: the wait on the API
-        # (its answer, each page's fsync) overlaps the parse.
-        result = materialize_bronze_windows(context, lake.root, ASSET, 15, parse, land_window=land)
+        result = materialize_bronze_windows(context, lake.root, ASSET, 15, pull)
     if fetched:
         context.log.info(f"sms: {sum(fetched.values())} API pages fetched over {len(fetched)} windows: {fetched}")
     return result
