@@ -18,6 +18,7 @@ import pytest
 from complaints_platform.defs.resources import LakeResource, SmsApiResource, resources_from_settings
 from complaints_platform.defs.sources.sms import sms_raw
 from complaints_platform.lib import lake
+from complaints_platform.lib import sms as sms_lib
 from complaints_platform.lib.settings import MissingSetting, Settings
 from complaints_platform.lib.sms import (
     CHECKPOINT_NAME,
@@ -421,8 +422,6 @@ def test_a_fault_past_the_budget_fails_the_run_clearly_then_the_rerun_resumes(tm
 def test_a_fetched_page_is_decoded_once_and_one_read_back_from_landing_once(tmp_path, monkeypatch):
     # A page's items are decoded when it is fetched (its next_cursor is read from them) and go with
     # it to the parse; a page read back from landing is decoded when it is parsed.
-    from complaints_platform.lib import sms as sms_lib
-
     decoded = []
     real = sms_lib._page_payload
     monkeypatch.setattr(sms_lib, "_page_payload", lambda number, body: decoded.append(number) or real(number, body))

@@ -574,7 +574,8 @@ def parse_sms_pages(
     payloads: list[tuple[SmsPage, list[Any] | SmsApiError]] = []
     for page in pages:
         try:
-            payloads.append((page, page.data if page.data is not None else _page_payload(page.number, page.body)["data"]))
+            items = page.data if page.data is not None else _page_payload(page.number, page.body)["data"]
+            payloads.append((page, items))
         except SmsApiError as exc:
             payloads.append((page, exc))
     if payloads and not any(isinstance(items, SmsApiError) for _, items in payloads):
