@@ -22,6 +22,7 @@ Fixture (all times UTC; two days of receipt, 2026-11-20 and 2026-11-21, plus an 
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -308,6 +309,20 @@ def test_every_source_record_of_a_complaint_over_every_day(warehouse):
     assert rows(warehouse, "select pair_id, complaint_id, candidate_of from main.review_duplicate_pairs") == [
         ("p1", "c11", "c03")
     ]
+
+
+def test_every_view_reads_in_a_copy_of_the_file_under_another_name(warehouse, tmp_path):
+    """Analysts open a copy (analytics.duckdb: another catalog name), so a view naming the
+    warehouse's catalog would fail there; review_duplicate_pairs is a view over another view."""
+    path = warehouse.execute("select path from duckdb_databases() where database_name = 'warehouse'").fetchone()[0]
+    copy = tmp_path / "analytics.duckdb"
+    shutil.copyfile(path, copy)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        views = {r[0] for r in con.execute("select view_name from duckdb_views() where not internal").fetchall()}
+        assert {"review_duplicate_pairs", "stg_complaints", "stg_review_queue"} <= views
+        counts = {view: con.execute(f'select count(*) from main."{view}"').fetchone()[0] for view in views}
+        assert counts["review_duplicate_pairs"] == counts["stg_review_queue"] == 1
+        assert rows(con, "select pair_id, complaint_id from main.review_duplicate_pairs") == [("p1", "c11")]
 
 
 def test_dimensions(warehouse):
