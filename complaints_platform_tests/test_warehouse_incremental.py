@@ -10,7 +10,7 @@ and mart with a full `dbt build` of a copy of the same lake.
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -120,18 +120,32 @@ def _full_build_of_copy(root: Path, copy: Path) -> Path:
 
 
 def _differences(incremental: Path, full: Path) -> dict[str, tuple[int, int]]:
-    """Rows only in the incremental table and rows only in the full one, per table that differs."""
+    """Rows only in the incremental table and rows only in the full one, per table that differs (but
+    for built_at: when the build that wrote a row started)."""
     con = duckdb.connect()
     con.execute(f"attach '{incremental}' as incr (read_only)")
     con.execute(f"attach '{full}' as full_build (read_only)")
     found = {}
     for table in COMPARED:
-        only_incr = con.execute(f"select count(*) from (from incr.{table} except all from full_build.{table})").fetchone()[0]
-        only_full = con.execute(f"select count(*) from (from full_build.{table} except all from incr.{table})").fetchone()[0]
+        columns = [name for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_catalog = 'incr' and table_name = ? "
+            "and column_name != 'built_at' order by ordinal_position", [table]).fetchall()]
+        listed = ", ".join(columns)
+        only_incr, only_full = (con.execute(
+            f"select count(*) from (select {listed} from {a}.{table} except all select {listed} from {b}.{table})"
+        ).fetchone()[0] for a, b in (("incr", "full_build"), ("full_build", "incr")))
         if only_incr or only_full:
             found[table] = (only_incr, only_full)
     con.close()
     return found
+
+
+def _last_build_start(warehouse: Path) -> datetime:
+    """When the build that last wrote a complaint started (long ago before the first build)."""
+    if not warehouse.exists():
+        return datetime(2000, 1, 1, tzinfo=timezone.utc)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select max(built_at) from fct_complaints").fetchone()[0]
 
 
 def _fact(warehouse: Path, complaint_id: str) -> dict | None:
@@ -148,9 +162,17 @@ def test_incremental_builds_equal_full_rebuilds_through_every_kind_of_change(dat
     reference = tmp_path / "full"
 
     def step(expected_build: str) -> None:
+        before = _last_build_start(warehouse)
         build = _build(defs, instance)
         assert build.startswith(expected_build), build
         assert _differences(warehouse, _full_build_of_copy(data_dir, reference)) == {}
+        # The rows this build wrote (its tests' scope): every row after a full build; after an
+        # incremental one, the recomputed complaints' rows, all of them.
+        scope = "complaint_id in (select complaint_id from int_changed_complaints)" if build.startswith("incremental") else "true"
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            for table in ("fct_complaints", "fct_complaint_sources"):
+                written = con.execute(f"select count(*) from {table} where built_at > ?", [before]).fetchone()[0]
+                assert written == con.execute(f"select count(*) from {table} where {scope}").fetchone()[0], table
 
     step("full rebuild: first build")
     assert not (data_dir / "dbt_target" / "lake_changes.json").exists()  # handed over for one build only

@@ -97,10 +97,21 @@
 {%- endmacro %}
 
 
+{% macro build_started_at() %}
+    {#- When this dbt invocation started, as a timestamptz: the complaint tables' built_at. -#}
+    cast('{{ run_started_at.isoformat() }}' as timestamptz)
+{%- endmacro %}
+
+
 {% macro incremental_test_scope(relation) %}
     {%- set days = changed_days() -%}
     {%- if days is none -%}{{ return('') }}{%- endif -%}
-    {%- if relation.identifier in ('int_complaint_receipts', 'fct_complaint_sources', 'fct_complaints') -%}
+    {%- if relation.identifier in ('fct_complaint_sources', 'fct_complaints') -%}
+        {#- The rows this build wrote, which are the recomputed complaints' rows: a constant the scan
+            matches against each row group's min and max, so the older rows are not read (a filter
+            on complaint_id read every id: 0.2-0.3 s a test with 90 days at 100k a day). -#}
+        {{ return('built_at = ' ~ build_started_at()) }}
+    {%- elif relation.identifier == 'int_complaint_receipts' -%}
         {%- set changed = api.Relation.create(
             database=relation.database, schema=relation.schema, identifier='int_changed_complaints') -%}
         {{ return('complaint_id in (select complaint_id from ' ~ changed ~ ')') }}

@@ -43,6 +43,6 @@ merged as (
     {% endif %}
 )
 
-select * from kept
+select *, {{ build_started_at() }} as built_at from kept
 union all
-select * from merged
+select *, {{ build_started_at() }} as built_at from merged

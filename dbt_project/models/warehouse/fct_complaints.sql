@@ -87,7 +87,8 @@ select
     latest_version.wait_seconds,
     latest_version.handle_seconds,
     cast(coalesce(sources.source_records, 1) as integer) as duplicate_count,
-    latest_version.received_date > latest_version.event_date as is_late
+    latest_version.received_date > latest_version.event_date as is_late,
+    {{ build_started_at() }} as built_at
 from latest_version
 left join customers
     on customers.customer_key = latest_version.customer_key
