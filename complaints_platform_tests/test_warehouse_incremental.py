@@ -9,6 +9,7 @@ and mart with a full `dbt build` of a copy of the same lake.
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -230,9 +231,19 @@ def test_incremental_builds_equal_full_rebuilds_through_every_kind_of_change(dat
     assert _build(defs, instance, full_refresh=True) == "full rebuild: requested"
     assert _differences(warehouse, _full_build_of_copy(data_dir, reference)) == {}
 
-    # An incremental build tests what it changed: a complaint from an unknown channel on a new day
-    # fails the build, and the build after a failure is a full one.
+    # An incremental build tests what it changed. A complaint made on a day the fiscal calendar does
+    # not hold, received on a new day, fails the fact's own tests (the silver views' do not check it).
     day4 = date(2026, 11, 23)
+    _write(data_dir, "complaints_categorised", day4,
+           [complaint("c15", "sms", utc(date(2026, 10, 15), 9), utc(day4, 9, 5), None, "other", 0.5)])
+    assert not _run(defs, instance).success
+    results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text())["results"]
+    failed = {r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "error")}
+    assert failed == {"assert_fct_complaints_dates_in_dim_date", "relationships_fct_complaints_event_date__date_key__ref_dim_date_"}
+    _write(data_dir, "complaints_categorised", day4, [complaint("c15", "sms", utc(day4, 9), utc(day4, 9, 5), None, "other", 0.5)])
+    step("full rebuild")
+    # A complaint from an unknown channel on a new day fails it too, and the build after a failure
+    # is a full one.
     fax = complaint("c15", "fax", utc(day4, 9), utc(day4, 9, 5), None, "other", 0.5)
     _write(data_dir, "complaints_categorised", day4, [fax])
     assert not _run(defs, instance).success
