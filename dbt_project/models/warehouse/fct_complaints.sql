@@ -57,11 +57,13 @@ customers as (
 ),
 
 -- Source records behind each complaint, over every day (a copy may arrive days after the original).
+-- In a partial build, fct_complaint_sources has just rewritten the recomputed complaints' rows: the
+-- ones with this build's built_at, found without reading the older row groups.
 sources as (
     select complaint_id, count(*) as source_records
     from {{ ref('fct_complaint_sources') }}
     {% if partial_build() %}
-    where complaint_id in (select complaint_id from {{ ref('int_changed_complaints') }})
+    where built_at = {{ build_started_at() }}
     {% endif %}
     group by complaint_id
 )
