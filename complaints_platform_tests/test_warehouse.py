@@ -157,7 +157,8 @@ def _project(tmp_path):
 
 def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path):
     """What an incremental warehouse build covers: a day whose complaints or duplicates file is new,
-    rewritten or gone; everything (None) when the CRM snapshots or the dbt project changed."""
+    rewritten or gone; everything (None) when the CRM snapshots, the fiscal calendar or the dbt
+    project changed (the publish then scans the views over the CRM and the calendar again)."""
     from complaints_platform.lib.warehouse import changed_days, lake_state
 
     project, lake = _project(tmp_path), tmp_path / "lake"
@@ -193,6 +194,12 @@ def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path)
     fourth = lake_state(lake, project, third)
     (project / "models" / "fct.sql").write_text("select 2\n")  # the models changed
     assert changed_days(fourth, lake_state(lake, project, fourth)) is None
+    fifth = lake_state(lake, project, fourth)
+    _silver_file(lake, "reference/fiscal_calendar/fiscal_calendar.parquet", [])  # a new fiscal calendar
+    assert changed_days(fifth, lake_state(lake, project, fifth)) is None
+    sixth = lake_state(lake, project, fifth)
+    _silver_file(lake, "reference/customers/manual/customers.parquet", [])  # read by stg_customers too
+    assert changed_days(sixth, lake_state(lake, project, sixth)) is None
 
 
 def test_a_day_file_holding_rows_of_other_days_is_only_rebuilt_in_full(tmp_path):

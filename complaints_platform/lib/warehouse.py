@@ -91,7 +91,8 @@ def lake_state(root: Path, project_dir: Path, previous: dict | None = None) -> d
         "days": days,
         "foreign": sorted(foreign),
         "rebuild_on_change": {
-            "customers": _file_stamps(root / "reference" / "customers", "date=*/*.parquet"),
+            # every file stg_customers reads (dbt_project/models/staging/sources.yml), not only date=*
+            "customers": _file_stamps(root / "reference" / "customers", "*/*.parquet"),
             # dim_date: an incremental build tests only the changed facts' dates against it
             "fiscal_calendar": _file_stamps(root / "reference" / "fiscal_calendar", "*.parquet"),
             "dbt_project": _project_digest(project_dir),

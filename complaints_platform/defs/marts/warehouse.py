@@ -149,7 +149,8 @@ def warehouse_models(
                 "The views over silver complaints and duplicates are scanned on the receipt days whose "
                 "files changed since the last publish that passed, and the views over the CRM snapshots "
                 "and the fiscal calendar, unchanged since then, are not scanned again (everything is "
-                "scanned after a new CRM snapshot, a changed dbt project or a failed publish)."
+                "scanned after a new CRM snapshot or fiscal calendar, a changed dbt project, a changed "
+                "day's file holding other days' rows, or a failed publish)."
             ),
         )
     ],

@@ -1,4 +1,4 @@
--- The near-duplicate review queue for people: each pair side by side, most similar first.
+-- The near-duplicate review queue for people: each pair side by side, by receipt day, most similar first.
 -- Decide with `complaints review accept|reject <pair_id>`; the day is re-run and the pair leaves
 -- the queue.
 -- A view over the lake's queue, not a table: a table copied every pending pair (both texts) on
