@@ -236,10 +236,18 @@ def test_incremental_builds_equal_full_rebuilds_through_every_kind_of_change(dat
     day4 = date(2026, 11, 23)
     _write(data_dir, "complaints_categorised", day4,
            [complaint("c15", "sms", utc(date(2026, 10, 15), 9), utc(day4, 9, 5), None, "other", 0.5)])
-    assert not _run(defs, instance).success
+    failed_run = _run(defs, instance)
+    assert not failed_run.success
     results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text())["results"]
     failed = {r["unique_id"].split(".")[2] for r in results if r["status"] in ("fail", "error")}
     assert failed == {"assert_fct_complaints_dates_in_dim_date", "relationships_fct_complaints_event_date__date_key__ref_dim_date_"}
+    # ... and the UI shows which: the failed build still reports its tests as asset checks on the fact.
+    checks = failed_run.get_asset_check_evaluations()
+    assert {c.check_name for c in checks if not c.passed} == failed
+    assert {c.asset_key.path[-1] for c in checks if not c.passed} == {"fct_complaints"}
+    passed = {r["unique_id"].split(".")[2] for r in results if r["status"] == "pass"}
+    assert {c.check_name for c in checks if c.passed} & passed
+    assert {c.check_name for c in checks if c.passed} <= passed
     _write(data_dir, "complaints_categorised", day4, [complaint("c15", "sms", utc(day4, 9), utc(day4, 9, 5), None, "other", 0.5)])
     step("full rebuild")
     # A complaint from an unknown channel on a new day fails it too, and the build after a failure

@@ -107,12 +107,16 @@ def warehouse_models(
         if plan.changed_days is not None:
             write_bytes_atomic(json.dumps({"changed_days": plan.changed_days}).encode(), changes_path)
         context.log.info(f"warehouse build: {plan.reason}")
+    # A failed build's events (its models' materializations, its tests' check results) are still
+    # reported, then the step fails: the UI shows which test failed, not only that dbt exited non-zero.
+    args = ["build", *(["--full-refresh"] if plan and plan.full_refresh else [])]
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     try:
-        args = ["build", *(["--full-refresh"] if plan and plan.full_refresh else [])]
-        events = list(dbt.cli(args, context=context, target_path=target).stream())
+        events = list(invocation.stream())
     finally:
         changes_path.unlink(missing_ok=True)
-    if plan and plan.save_state:
+    error = invocation.get_error()
+    if plan and plan.save_state and error is None:
         save_state(state_path, state)
     # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
     # read after the build and attached to each model's materialization then.
@@ -125,6 +129,8 @@ def warehouse_models(
                 extra["build"] = plan.reason
             event = event.with_metadata({**event.metadata, **extra})
         yield event
+    if error is not None:
+        raise error
 
 
 @dg.asset(
