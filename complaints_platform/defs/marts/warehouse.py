@@ -110,8 +110,8 @@ def warehouse_models(
     # A failed build's events (its models' materializations, its tests' check results) are still
     # reported, then the step fails: the UI shows which test failed, not only that dbt exited non-zero.
     args = ["build", *(["--full-refresh"] if plan and plan.full_refresh else [])]
-    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     try:
+        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
         events = list(invocation.stream())
     finally:
         changes_path.unlink(missing_ok=True)
