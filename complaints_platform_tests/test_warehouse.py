@@ -159,7 +159,7 @@ def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path)
     """What an incremental warehouse build covers: a day whose complaints or duplicates file is new,
     rewritten or gone; everything (None) when the CRM snapshots, the fiscal calendar or the dbt
     project changed (the publish then scans the views over the CRM and the calendar again)."""
-    from complaints_platform.lib.warehouse import changed_days, lake_state
+    from complaints_platform.lib.warehouse import PUBLISHED_INPUTS, changed_days, lake_state
 
     project, lake = _project(tmp_path), tmp_path / "lake"
     for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
@@ -168,6 +168,7 @@ def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path)
     _silver_file(lake, "silver/complaints_quarantine/date=2026-11-20/part.parquet", ["2026-11-20"])
     _silver_file(lake, "reference/customers/date=2026-11-20/customers.parquet", [])
     first = lake_state(lake, project)
+    published = lake_state(lake, project, inputs=PUBLISHED_INPUTS)  # what the analysts' copy's scan stamps
     assert changed_days(None, first) is None
     assert changed_days(first, lake_state(lake, project, first)) == []
 
@@ -178,6 +179,10 @@ def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path)
     _silver_file(lake, "silver/complaints_categorised/date=2026-11-22/.part.parquet.1234.tmp", [])  # a write in flight
     second = lake_state(lake, project, first)
     assert changed_days(first, second) == ["2026-11-20", "2026-11-21", "2026-11-23"]
+    # The publish's state has the quarantine's new day too, and is not comparable with the build's.
+    published_now = lake_state(lake, project, published, PUBLISHED_INPUTS)
+    assert changed_days(published, published_now) == ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"]
+    assert changed_days(first, published_now) is None
 
     # Rewritten with the same size within one tick of the clock: a new file all the same (its inode).
     path = lake / "silver/complaints_categorised/date=2026-11-22/part.parquet"
@@ -222,6 +227,9 @@ def test_a_day_file_holding_rows_of_other_days_is_only_rebuilt_in_full(tmp_path)
     assert changed_days(second, third) is None
     _silver_file(lake, mixed, ["2026-11-21", "2026-11-21"])
     assert changed_days(third, lake_state(lake, project, third)) == ["2026-11-21"]
+    # A row without a receipt day is found by no day's filter: the same as another day's.
+    pl.DataFrame({"received_date": [date(2026, 11, 21), None]}).write_parquet(lake / mixed)
+    assert lake_state(lake, project)["foreign"] == ["2026-11-21/complaints_categorised/part.parquet"]
 
 
 def test_build_plan(tmp_path):
@@ -258,9 +266,9 @@ def test_build_plan(tmp_path):
 
 
 def test_a_publish_after_one_that_passed_scans_the_silver_views_on_changed_days_only(tmp_path):
-    """The staging views over silver complaints and duplicates are scanned on the days named, those
-    over the CRM and the calendar (unchanged when days are named) not at all; the warehouse's
-    tables and every other view whole."""
+    """The views over silver stamped per receipt day (complaints, duplicates, quarantine, review
+    queue) are scanned on the days named, those over the CRM and the calendar (unchanged when days
+    are named) not at all; the warehouse's tables and any other view whole."""
     from complaints_platform.lib.warehouse import unmasked_pii_in
 
     silver = tmp_path / "silver"
@@ -269,11 +277,11 @@ def test_a_publish_after_one_that_passed_scans_the_silver_views_on_changed_days_
         frame = pl.read_parquet(silver / f"date={day}" / "part.parquet").with_columns(pl.lit(text).alias("text_masked"))
         frame.write_parquet(silver / f"date={day}" / "part.parquet")
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        for view in ("stg_complaints", "stg_quarantine"):
+        for view in ("stg_complaints", "some_other_view"):
             con.execute(f"create view {view} as select * from read_parquet('{silver}/*/*.parquet')")
         con.execute("create table mart_notes as select 'mail jane.doe@example.com' as note")
         con.execute("create view stg_customers as select 'call 07700 900456' as plan")
-        everything = {"main.stg_complaints.text_masked": {"PHONE": 1}, "main.stg_quarantine.text_masked": {"PHONE": 1},
+        everything = {"main.stg_complaints.text_masked": {"PHONE": 1}, "main.some_other_view.text_masked": {"PHONE": 1},
                       "main.mart_notes.note": {"EMAIL": 1}, "main.stg_customers.plan": {"PHONE": 1}}
         assert unmasked_pii_in(con) == everything
         unchanged_crm = {k: v for k, v in everything.items() if "stg_customers" not in k}

@@ -38,10 +38,13 @@ IDENTIFIER_COLUMNS = {"source_location", "model_version"}
 # tests only what it changed (get_where_subquery in that macro file).
 INCREMENTAL_MODELS = frozenset({"int_changed_complaints", "int_complaint_receipts", "fct_complaint_sources", "fct_complaints"})
 INCREMENTAL_INPUTS = ("complaints_categorised", "complaint_duplicates")
+# What the analysts' copy's PII scan stamps per receipt day (its own state, PUBLISHED_STATE_FILE):
+# the incremental inputs, and the silver the warehouse reads through views only.
+PUBLISHED_INPUTS = (*INCREMENTAL_INPUTS, "complaints_quarantine", "duplicate_review_queue")
 STATE_FILE = "lake_state.json"
 PUBLISHED_STATE_FILE = "published_lake_state.json"  # the lake as the last publish that passed scanned it
 CHANGES_FILE = "lake_changes.json"
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 
 def _file_stamps(folder: Path, pattern: str) -> dict[str, list[int]]:
@@ -64,20 +67,24 @@ def _project_digest(project_dir: Path) -> str:
 
 def _holds_other_days(path: Path, day: str) -> bool:
     """Whether a day's file holds a row received on another day. dbt finds a day's rows by their
-    received_date, so such a file can only be rebuilt in a full build."""
-    frame = pl.scan_parquet(path).filter(pl.col("received_date") != date.fromisoformat(day)).select(pl.len())
+    received_date, so such a file can only be rebuilt in a full build. A row without one counts: no
+    day's filter finds it."""
+    frame = pl.scan_parquet(path).filter(pl.col("received_date").ne_missing(date.fromisoformat(day))).select(pl.len())
     return frame.collect().item() > 0
 
 
-def lake_state(root: Path, project_dir: Path, previous: dict | None = None) -> dict:
-    """What a warehouse build reads, stamped: the incremental inputs per receipt day (with the files
+def lake_state(
+    root: Path, project_dir: Path, previous: dict | None = None, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
+) -> dict:
+    """What a warehouse build reads, stamped: the silver ``inputs`` per receipt day (with the files
     holding rows of other days), and what forces a full rebuild when it changes (the CRM snapshots,
     the dbt project). Only files whose stamp differs from ``previous`` are opened."""
-    known = previous.get("days", {}) if previous and previous.get("version") == STATE_VERSION else {}
+    comparable = previous and previous.get("version") == STATE_VERSION and previous.get("inputs") == list(inputs)
+    known = previous.get("days", {}) if comparable else {}
     known_foreign = set(previous.get("foreign", [])) if known else set()
     days: dict[str, dict[str, list[int]]] = {}
     foreign = []
-    for asset in INCREMENTAL_INPUTS:
+    for asset in inputs:
         folder = root / "silver" / asset
         for name, stamp in _file_stamps(folder, "date=*/*.parquet").items():
             day = name.split("/", 1)[0].removeprefix("date=")
@@ -88,6 +95,7 @@ def lake_state(root: Path, project_dir: Path, previous: dict | None = None) -> d
                 foreign.append(f"{day}/{key}")
     return {
         "version": STATE_VERSION,
+        "inputs": list(inputs),
         "days": days,
         "foreign": sorted(foreign),
         "rebuild_on_change": {
@@ -107,6 +115,7 @@ def changed_days(previous: dict | None, current: dict) -> list[str] | None:
     if (
         not previous
         or previous.get("version") != current["version"]
+        or previous.get("inputs") != current["inputs"]
         or previous.get("rebuild_on_change") != current["rebuild_on_change"]
     ):
         return None
@@ -154,15 +163,17 @@ def plan_build(
     return BuildPlan(False, days, True, f"incremental: {len(days)} changed receipt day(s){listed}")
 
 
-def take_state(path: Path, root: Path, project_dir: Path) -> tuple[dict | None, dict]:
-    """The lake state a run saved at ``path`` when it last succeeded, and the lake's state now. The
-    saved one is removed: until this run succeeds and saves the new one (save_state), the next run
-    has nothing to compare with and does everything."""
+def take_state(
+    path: Path, root: Path, project_dir: Path, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
+) -> tuple[dict | None, dict]:
+    """The lake state a run saved at ``path`` when it last succeeded, and the lake's state now (of
+    ``inputs``, as in lake_state). The saved one is removed: until this run succeeds and saves the
+    new one (save_state), the next run has nothing to compare with and does everything."""
     try:
         previous = json.loads(path.read_text())
     except (OSError, ValueError):
         previous = None  # none yet, or unreadable
-    current = lake_state(root, project_dir, previous)
+    current = lake_state(root, project_dir, previous, inputs)
     path.unlink(missing_ok=True)
     return previous, current
 
@@ -205,9 +216,10 @@ def _candidates_sql(con: duckdb.DuckDBPyConnection, relation: str, column: str, 
     )
 
 
-# The staging views over the incremental inputs (one per silver asset of INCREMENTAL_INPUTS): a
-# publish after an earlier one scans only their changed receipt days (see unmasked_pii_in).
-VIEWS_BY_RECEIPT_DAY = {"stg_complaints", "stg_duplicates"}
+# The views over the silver assets of PUBLISHED_INPUTS (the staging view of each, and the review
+# queue's view for people): a publish after one that passed scans only their changed receipt days
+# (see unmasked_pii_in). Each filters on received_date, the day of the file it comes from.
+VIEWS_BY_RECEIPT_DAY = {"stg_complaints", "stg_duplicates", "stg_quarantine", "stg_review_queue", "review_duplicate_pairs"}
 # The staging views over the reference data lake_state stamps in its rebuild_on_change (the CRM
 # snapshots, the fiscal calendar; the views' SQL is in the dbt project's digest): when changed
 # days are known, none of that changed since the last scan that passed, so these views are not

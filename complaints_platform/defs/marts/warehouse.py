@@ -19,6 +19,7 @@ from complaints_platform.lib.lake import write_bytes_atomic
 from complaints_platform.lib.warehouse import (
     CHANGES_FILE,
     INCREMENTAL_MODELS,
+    PUBLISHED_INPUTS,
     PUBLISHED_STATE_FILE,
     STATE_FILE,
     UnmaskedPiiError,
@@ -152,8 +153,8 @@ def warehouse_models(
                 "Every text column of every table and view in the copy (the warehouse, and through "
                 "its views the silver files) holds no unmasked e-mail, phone, card or IBAN. Scanned "
                 "before the copy replaces the old one: a finding fails the run and nothing is published. "
-                "The views over silver complaints and duplicates are scanned on the receipt days whose "
-                "files changed since the last publish that passed, and the views over the CRM snapshots "
+                "The views over silver (complaints, duplicates, quarantine, review queue) are scanned on "
+                "the receipt days whose files changed since the last publish that passed, and the views over the CRM snapshots "
                 "and the fiscal calendar, unchanged since then, are not scanned again (everything is "
                 "scanned after a new CRM snapshot or fiscal calendar, a changed dbt project, a changed "
                 "day's file holding other days' rows, or a failed publish)."
@@ -165,7 +166,7 @@ def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
     # The staging views over silver are scanned on the receipt days changed since the last publish
     # that passed; the state is taken before the scan, so a file rewritten meanwhile is scanned next time.
     state_path = lake.root / DBT_TARGET_DIR / PUBLISHED_STATE_FILE
-    previous, state = take_state(state_path, lake.root, dbt_project.project_dir)
+    previous, state = take_state(state_path, lake.root, dbt_project.project_dir, PUBLISHED_INPUTS)
     days = changed_days(previous, state)
     scanned = ("every row" if days is None else
                f"tables whole, silver views on {len(days)} changed receipt day(s), CRM and calendar views unchanged")
