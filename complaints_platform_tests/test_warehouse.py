@@ -205,6 +205,13 @@ def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path)
     sixth = lake_state(lake, project, fifth)
     _silver_file(lake, "reference/customers/manual/customers.parquet", [])  # read by stg_customers too
     assert changed_days(sixth, lake_state(lake, project, sixth)) is None
+    # A silver file outside the date= folders is read by the views too, and no day names it.
+    seventh = lake_state(lake, project, sixth)
+    _silver_file(lake, "silver/complaints_categorised/restored/part.parquet", ["2026-11-20"])
+    assert changed_days(seventh, lake_state(lake, project, seventh)) is None
+    published = lake_state(lake, project, inputs=PUBLISHED_INPUTS)
+    _silver_file(lake, "silver/duplicate_review_queue/restored/part.parquet", ["2026-11-20"])
+    assert changed_days(published, lake_state(lake, project, published, PUBLISHED_INPUTS)) is None
 
 
 def test_a_day_file_holding_rows_of_other_days_is_only_rebuilt_in_full(tmp_path):

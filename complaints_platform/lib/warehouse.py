@@ -76,9 +76,10 @@ def _holds_other_days(path: Path, day: str) -> bool:
 def lake_state(
     root: Path, project_dir: Path, previous: dict | None = None, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
 ) -> dict:
-    """What a warehouse build reads, stamped: the silver ``inputs`` per receipt day (with the files
-    holding rows of other days), and what forces a full rebuild when it changes (the CRM snapshots,
-    the dbt project). Only files whose stamp differs from ``previous`` are opened."""
+    """What a warehouse build (or the publish's scan) reads, stamped: the silver ``inputs`` per
+    receipt day (with the files holding rows of other days), and what forces a full rebuild (or
+    scan) when it changes (a silver file outside the date= folders, the CRM snapshots, the fiscal
+    calendar, the dbt project). Only files whose stamp differs from ``previous`` are opened."""
     comparable = previous and previous.get("version") == STATE_VERSION and previous.get("inputs") == list(inputs)
     known = previous.get("days", {}) if comparable else {}
     known_foreign = set(previous.get("foreign", [])) if known else set()
@@ -99,6 +100,13 @@ def lake_state(
         "days": days,
         "foreign": sorted(foreign),
         "rebuild_on_change": {
+            # files the staging views read (*/*.parquet, as in sources.yml) outside the date= folders
+            "silver_outside_days": {
+                f"{asset}/{name}": stamp
+                for asset in inputs
+                for name, stamp in _file_stamps(root / "silver" / asset, "*/*.parquet").items()
+                if not name.startswith("date=")
+            },
             # every file stg_customers reads (dbt_project/models/staging/sources.yml), not only date=*
             "customers": _file_stamps(root / "reference" / "customers", "*/*.parquet"),
             # dim_date: an incremental build tests only the changed facts' dates against it
@@ -109,7 +117,7 @@ def lake_state(
 
 
 def changed_days(previous: dict | None, current: dict) -> list[str] | None:
-    """The receipt days whose incremental inputs differ between two states (a file new, rewritten or
+    """The receipt days whose stamped silver inputs differ between two states (a file new, rewritten or
     gone), or None when the warehouse must be rebuilt whole: no comparable previous state, a change
     that forces a full rebuild, or a changed day with a file, now or before, holding other days' rows."""
     if (
@@ -153,12 +161,14 @@ def plan_build(
         comparable = previous is not None and previous.get("version") == STATE_VERSION
         same_days = comparable and previous.get("days") == current["days"]
         before, now = (previous or {}).get("rebuild_on_change", {}), current["rebuild_on_change"]
-        same_rest = before == now or (before.get("dbt_project") == now["dbt_project"] and "fct_complaints" in incremental)
+        same_rest = before == now or ("fct_complaints" in incremental and all(
+            before.get(key) == now[key] for key in ("dbt_project", "silver_outside_days")))
         return BuildPlan(True, None, same_days and same_rest,
                          "full rebuild: only some of the incremental complaint tables selected")
     if not warehouse_exists or days is None:
         return BuildPlan(True, None, True, "full rebuild: first build, a new CRM snapshot, a changed dbt project, "
-                                             "a failed last build or a day's file holding other days' rows")
+                                             "a failed last build, a day's file holding other days' rows "
+                                             "or a silver file outside the date= folders")
     listed = f" ({', '.join(days)})" if days else ""
     return BuildPlan(False, days, True, f"incremental: {len(days)} changed receipt day(s){listed}")
 

@@ -108,8 +108,9 @@ def warehouse_models(
         if plan.changed_days is not None:
             write_bytes_atomic(json.dumps({"changed_days": plan.changed_days}).encode(), changes_path)
         context.log.info(f"warehouse build: {plan.reason}")
-    # A failed build's events (its models' materializations, its tests' check results) are still
-    # reported, then the step fails: the UI shows which test failed, not only that dbt exited non-zero.
+    # A failed build still reports its tests' results as asset checks, then the step fails: the UI
+    # shows which test failed, not only that dbt exited non-zero. Its models are not reported as
+    # materialized: a half-built warehouse is not a new one, and nothing (the publish) runs on it.
     args = ["build", *(["--full-refresh"] if plan and plan.full_refresh else [])]
     try:
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
@@ -117,7 +118,10 @@ def warehouse_models(
     finally:
         changes_path.unlink(missing_ok=True)
     error = invocation.get_error()
-    if plan and plan.save_state and error is None:
+    if error is not None:
+        yield from (event for event in events if not isinstance(event, dg.Output))
+        raise error
+    if plan and plan.save_state:
         save_state(state_path, state)
     # dbt (a subprocess) holds the warehouse's write lock until it finishes, so the row counts are
     # read after the build and attached to each model's materialization then.
@@ -130,8 +134,6 @@ def warehouse_models(
                 extra["build"] = plan.reason
             event = event.with_metadata({**event.metadata, **extra})
         yield event
-    if error is not None:
-        raise error
 
 
 @dg.asset(
@@ -157,14 +159,15 @@ def warehouse_models(
                 "the receipt days whose files changed since the last publish that passed, and the views over the CRM snapshots "
                 "and the fiscal calendar, unchanged since then, are not scanned again (everything is "
                 "scanned after a new CRM snapshot or fiscal calendar, a changed dbt project, a changed "
-                "day's file holding other days' rows, or a failed publish)."
+                "day's file holding other days' rows, a silver file outside the date= folders, or a "
+                "failed publish)."
             ),
         )
     ],
 )
 def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
-    # The staging views over silver are scanned on the receipt days changed since the last publish
-    # that passed; the state is taken before the scan, so a file rewritten meanwhile is scanned next time.
+    # The views over silver (the staging views, review_duplicate_pairs) are scanned on the receipt
+    # days changed since the last publish that passed (lib/warehouse.py: VIEWS_BY_RECEIPT_DAY); the state is taken before the scan, so a file rewritten meanwhile is scanned next time.
     state_path = lake.root / DBT_TARGET_DIR / PUBLISHED_STATE_FILE
     previous, state = take_state(state_path, lake.root, dbt_project.project_dir, PUBLISHED_INPUTS)
     days = changed_days(previous, state)
