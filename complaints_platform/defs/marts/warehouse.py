@@ -156,8 +156,9 @@ def warehouse_models(
                 "its views the silver files) holds no unmasked e-mail, phone, card or IBAN. Scanned "
                 "before the copy replaces the old one: a finding fails the run and nothing is published. "
                 "The views over silver (complaints, duplicates, quarantine, review queue) are scanned on "
-                "the receipt days whose files changed since the last publish that passed, and the views over the CRM snapshots "
-                "and the fiscal calendar, unchanged since then, are not scanned again (everything is "
+                "the receipt days whose files changed since the last publish that passed, and the views "
+                "over the CRM snapshots and the fiscal calendar, unchanged since then, are not scanned "
+                "again (everything is "
                 "scanned after a new CRM snapshot or fiscal calendar, a changed dbt project, a changed "
                 "day's file holding other days' rows, a silver file outside the date= folders, or a "
                 "failed publish)."
@@ -167,7 +168,8 @@ def warehouse_models(
 )
 def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
     # The views over silver (the staging views, review_duplicate_pairs) are scanned on the receipt
-    # days changed since the last publish that passed (lib/warehouse.py: VIEWS_BY_RECEIPT_DAY); the state is taken before the scan, so a file rewritten meanwhile is scanned next time.
+    # days changed since the last publish that passed (lib/warehouse.py: VIEWS_BY_RECEIPT_DAY); the
+    # state is taken before the scan, so a file rewritten meanwhile is scanned next time.
     state_path = lake.root / DBT_TARGET_DIR / PUBLISHED_STATE_FILE
     previous, state = take_state(state_path, lake.root, dbt_project.project_dir, PUBLISHED_INPUTS)
     days = changed_days(previous, state)
