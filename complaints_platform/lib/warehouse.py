@@ -85,9 +85,13 @@ def lake_state(
     known_foreign = set(previous.get("foreign", [])) if known else set()
     days: dict[str, dict[str, list[int]]] = {}
     foreign = []
+    outside_days = {}  # files the staging views read (*/*.parquet, as in sources.yml) outside date= folders
     for asset in inputs:
         folder = root / "silver" / asset
-        for name, stamp in _file_stamps(folder, "date=*/*.parquet").items():
+        for name, stamp in _file_stamps(folder, "*/*.parquet").items():
+            if not name.startswith("date="):
+                outside_days[f"{asset}/{name}"] = stamp
+                continue
             day = name.split("/", 1)[0].removeprefix("date=")
             key = f"{asset}/{name.split('/', 1)[1]}"
             days.setdefault(day, {})[key] = stamp
@@ -100,13 +104,7 @@ def lake_state(
         "days": days,
         "foreign": sorted(foreign),
         "rebuild_on_change": {
-            # files the staging views read (*/*.parquet, as in sources.yml) outside the date= folders
-            "silver_outside_days": {
-                f"{asset}/{name}": stamp
-                for asset in inputs
-                for name, stamp in _file_stamps(root / "silver" / asset, "*/*.parquet").items()
-                if not name.startswith("date=")
-            },
+            "silver_outside_days": outside_days,
             # every file stg_customers reads (dbt_project/models/staging/sources.yml), not only date=*
             "customers": _file_stamps(root / "reference" / "customers", "*/*.parquet"),
             # dim_date: an incremental build tests only the changed facts' dates against it
