@@ -209,6 +209,13 @@ def test_changed_days_name_the_receipt_days_whose_silver_files_changed(tmp_path)
     seventh = lake_state(lake, project, sixth)
     _silver_file(lake, "silver/complaints_categorised/restored/part.parquet", ["2026-11-20"])
     assert changed_days(seventh, lake_state(lake, project, seventh)) is None
+    # So is one in a date= folder that names no day (or names one in another spelling).
+    for folder in ("date=old", "date=20261120"):
+        before = lake_state(lake, project, seventh)
+        _silver_file(lake, f"silver/complaints_categorised/{folder}/part.parquet", ["2026-11-20"])
+        after = lake_state(lake, project, before)
+        assert f"complaints_categorised/{folder}/part.parquet" in after["rebuild_on_change"]["silver_outside_days"]
+        assert after["days"] == before["days"] and changed_days(before, after) is None
     published = lake_state(lake, project, inputs=PUBLISHED_INPUTS)
     _silver_file(lake, "silver/duplicate_review_queue/restored/part.parquet", ["2026-11-20"])
     assert changed_days(published, lake_state(lake, project, published, PUBLISHED_INPUTS)) is None

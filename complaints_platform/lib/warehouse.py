@@ -73,13 +73,24 @@ def _holds_other_days(path: Path, day: str) -> bool:
     return frame.collect().item() > 0
 
 
+def _day_of_folder(folder: str) -> str | None:
+    """The receipt day a silver folder is named for (``date=YYYY-MM-DD``), or None for any other
+    folder (``restored``, ``date=old``, ``date=20261120``): no day's filter names its files."""
+    day = folder.removeprefix("date=")
+    try:
+        return day if folder.startswith("date=") and date.fromisoformat(day).isoformat() == day else None
+    except ValueError:
+        return None
+
+
 def lake_state(
     root: Path, project_dir: Path, previous: dict | None = None, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
 ) -> dict:
     """What a warehouse build (or the publish's scan) reads, stamped: the silver ``inputs`` per
     receipt day (with the files holding rows of other days), and what forces a full rebuild (or
-    scan) when it changes (a silver file outside the date= folders, the CRM snapshots, the fiscal
-    calendar, the dbt project). Only files whose stamp differs from ``previous`` are opened."""
+    scan) when it changes (a silver file outside the date=YYYY-MM-DD folders, the CRM snapshots,
+    the fiscal calendar, the dbt project). Only files whose stamp differs from ``previous`` are
+    opened."""
     comparable = previous and previous.get("version") == STATE_VERSION and previous.get("inputs") == list(inputs)
     known = previous.get("days", {}) if comparable else {}
     known_foreign = set(previous.get("foreign", [])) if known else set()
@@ -89,10 +100,10 @@ def lake_state(
     for asset in inputs:
         folder = root / "silver" / asset
         for name, stamp in _file_stamps(folder, "*/*.parquet").items():
-            if not name.startswith("date="):
+            day = _day_of_folder(name.split("/", 1)[0])
+            if day is None:
                 outside_days[f"{asset}/{name}"] = stamp
                 continue
-            day = name.split("/", 1)[0].removeprefix("date=")
             key = f"{asset}/{name.split('/', 1)[1]}"
             days.setdefault(day, {})[key] = stamp
             unchanged = known.get(day, {}).get(key) == stamp
