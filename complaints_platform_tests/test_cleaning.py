@@ -22,7 +22,7 @@ from complaints_platform.lib.near_duplicates import tfidf_cosine
 from complaints_platform.lib.pii import PiiMasker, find_unmasked_pii
 from complaints_platform.lib.quality import unmasked_pii_rows
 from complaints_platform.lib.reference import mask_customers
-from complaints_platform.lib.silver import CLEANED_SCHEMA, DUPLICATES_SCHEMA, QUARANTINE_SCHEMA
+from complaints_platform.lib.silver import CLEANED_SCHEMA, DUPLICATES_SCHEMA, QUARANTINE_SCHEMA, QUARANTINE_TEXT_COLUMNS
 
 RECEIVED = datetime(2026, 11, 21, 14, 15, tzinfo=timezone.utc)
 JANE_ACCOUNT = "AC12345678"
@@ -377,10 +377,14 @@ def test_no_raw_contact_details_reach_silver(masker, customers):
         web_forms=[
             _record("w1", email=JANE_EMAIL, text="My name is Jane Doe, IBAN GB82 WEST 1234 5698 7654 32"),
             _record("w2", text=None, raw='{"email": "omar@example.org", "phone": "+447700900456"}'),
+            # Quarantined with a reason that quotes the unreadable time.
+            _record("w3", event_time_text="ring 07700 900789 after six"),
         ],
     )
     assert unmasked_pii_rows(day.cleaned, ["text_masked"]).height == 0
-    assert unmasked_pii_rows(day.quarantine, ["raw_masked"]).height == 0
+    assert day.quarantine.filter(pl.col("rule") == "unparseable_timestamp").height == 1
+    assert unmasked_pii_rows(day.quarantine, QUARANTINE_TEXT_COLUMNS).height == 0
+    assert "900789" not in " ".join(day.quarantine.get_column("reason").to_list())
     texts = " ".join(day.cleaned.get_column("text_masked").to_list())
     for raw in ("07700", "900123", "jane.doe", "Jane Doe", "4111", "GB82", "@vodafone_uk"):
         assert raw not in texts

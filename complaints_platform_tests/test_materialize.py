@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 
 from complaints_platform.definitions import build_definitions
 from complaints_platform.lib import lake
+from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.silver import CLEANED_LAYER
 from complaints_platform.lib.social_media import window_dir
@@ -168,6 +169,27 @@ def test_a_failed_blocking_check_writes_nothing(small_day, monkeypatch):
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert checks["no_unmasked_pii"] is False
         assert instance.get_latest_materialization_event(dg.AssetKey("complaints_cleaned")) is None
+    assert not (data_dir / "silver").exists() or not list((data_dir / "silver").rglob("*.parquet"))
+
+
+def test_a_quarantine_reason_quoting_raw_pii_fails_the_pii_check(small_day, monkeypatch):
+    """A reason quotes what could not be read, here a phone number written where the call's time
+    belongs. Inject a fault (the masker leaves reasons as they are): the blocking PII check fails
+    and no silver file is written."""
+    data_dir, _ = small_day
+    csv = CSV + "C4,ring 07700 900444,A8,,Eve,,no signal,open,,10,60\r\n"
+    lake.write_bytes_atomic(csv.encode("utf-8"), data_dir / "landing" / "call_center" / "calls_20261120T0000.csv", private=True)
+    masked = PiiMasker.mask_text_expr
+    monkeypatch.setattr(PiiMasker, "mask_text_expr", lambda self, column: pl.col(column) if column == "__reason" else masked(self, column))
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        assert run_assets(defs, instance, ["call_center_raw"], ("2026-11-20-00:00", "2026-11-20-12:00")).success
+        result = run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-20"))
+        assert not result.success
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks["no_unmasked_pii"] is False
+        leaks = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_unmasked_pii").metadata
+        assert leaks["rows_with_pii"].value == 1, leaks
     assert not (data_dir / "silver").exists() or not list((data_dir / "silver").rglob("*.parquet"))
 
 

@@ -78,6 +78,8 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),  # a sentence for a person
     "raw_masked": pl.String(),  # the payload as received, PII masked (the original stays in bronze)
 }
+# The quarantine's columns that may quote what a customer wrote: masked, and checked for leaks.
+QUARANTINE_TEXT_COLUMNS = ["reason", "raw_masked"]
 
 DUPLICATES_SCHEMA: dict[str, pl.DataType] = {
     "complaint_id": pl.String(),  # the removed copy

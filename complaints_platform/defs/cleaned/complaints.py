@@ -40,7 +40,7 @@ from complaints_platform.lib.quality import (
 )
 from complaints_platform.lib.reference import CUSTOMERS_SCHEMA
 from complaints_platform.lib.review import current_decisions
-from complaints_platform.lib.silver import CLEANED_SCHEMA, REVIEW_QUEUE_ASSET
+from complaints_platform.lib.silver import CLEANED_SCHEMA, QUARANTINE_TEXT_COLUMNS, REVIEW_QUEUE_ASSET
 
 # Bronze asset of each channel (the cleaned layer reads their files for the day).
 BRONZE_ASSETS = {
@@ -143,7 +143,7 @@ BRONZE_ROWS_PER_CHUNK = 250_000
             PII_CHECK,
             asset="complaints_cleaned",
             blocking=True,
-            description="No unmasked e-mail, phone, card or IBAN in the cleaned text or quarantine payloads.",
+            description="No unmasked e-mail, phone, card or IBAN in the cleaned text or the quarantine's payloads and reasons.",
         ),
         dg.AssetCheckSpec(
             VOLUME_CHECK,
@@ -348,7 +348,7 @@ class _DaySummary:
     ) -> "_DaySummary":
         channels = pl.concat([part.channels for part in cleaned]).group_by("channel").agg(pl.col("records").sum())
         kept = int(channels.get_column("records").sum())
-        leaks = pl.concat([*(part.leaks for part in cleaned), unmasked_pii_rows(quarantine, ["raw_masked"])])
+        leaks = pl.concat([*(part.leaks for part in cleaned), unmasked_pii_rows(quarantine, QUARANTINE_TEXT_COLUMNS)])
         counts = accounting(received, kept, quarantine.height, duplicates.height)
         return cls(
             day=day,
