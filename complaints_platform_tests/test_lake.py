@@ -297,3 +297,12 @@ def test_paths():
         "/lake/silver/complaints_cleaned/date=2026-11-21/part.parquet"
     )
     assert lake.silver_glob(root, "complaints_cleaned") == "/lake/silver/complaints_cleaned/*/*.parquet"
+
+
+def test_a_day_folder_is_named_by_its_iso_day_only():
+    """The one rule every reader of date= folders follows (the cleaned layer's earlier days, the
+    warehouse's changed days, the landing windows): any other name is no day's folder."""
+    assert lake.day_of_folder("date=2026-11-20") == "2026-11-20"
+    assert lake.date_dir(Path("/x"), "silver", "a", "2026-11-20").name == "date=2026-11-20"
+    for name in ("date=20261120", "date=2026-11-20.bak", "date=2026-1-5", "date=old", "date=", "2026-11-20", "restored"):
+        assert lake.day_of_folder(name) is None, name

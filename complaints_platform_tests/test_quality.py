@@ -166,12 +166,18 @@ def test_bronze_contract_allows_unparsed_records_but_not_missing_ids():
 def test_unmasked_pii_rows_finds_raw_values():
     frame = pl.DataFrame(
         {
-            "text_masked": ["fine", "ring 07700 900123 please", None, "card 4111 1111 1111 1111"],
-            "raw_masked": ["x@y.com", "ok", "ok", "on 2026-11-21 for £12.50"],
+            "text_masked": ["fine", "ring 07700 900123 please", None, "card 4111 1111 1111 1111", "mail a@b.com"],
+            "raw_masked": ["x@y.com", "ok", "ok", "on 2026-11-21 for £12.50", "ring 07700 900123 or c@d.org"],
         }
     )
     found = unmasked_pii_rows(frame, ["text_masked", "raw_masked"])
-    assert found.rows() == [("text_masked", "PHONE"), ("text_masked", "CARD,PHONE"), ("raw_masked", "EMAIL")]
+    # One row per leaking record, whatever the number of its columns that leak.
+    assert found.rows() == [
+        ("raw_masked", "EMAIL"),
+        ("text_masked", "PHONE"),
+        ("text_masked", "CARD,PHONE"),
+        ("text_masked,raw_masked", "EMAIL,PHONE"),
+    ]
 
 
 def test_masked_text_has_no_unmasked_pii_rows():

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -213,6 +213,18 @@ def landing_window_dir(root: Path, channel: str, window_start: datetime) -> Path
 
 def date_dir(root: Path, layer: str, asset: str, day: str) -> Path:
     return root / layer / asset / f"date={day}"
+
+
+def day_of_folder(name: str) -> str | None:
+    """The day a ``date=YYYY-MM-DD`` folder (as date_dir names it) is for, or None for any other
+    folder name (``restored``, ``date=old``, ``date=20261120``, ``date=2026-11-20.bak``)."""
+    if not name.startswith("date="):
+        return None
+    day = name.removeprefix("date=")
+    try:
+        return day if date.fromisoformat(day).isoformat() == day else None
+    except ValueError:
+        return None
 
 
 def bronze_partition_path(root: Path, asset: str, window_start: datetime) -> Path:

@@ -172,15 +172,17 @@ def _first_of_each_check(cases: pl.DataFrame) -> pl.DataFrame:
 
 
 def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
-    """Rows whose text still holds an e-mail, phone, card or IBAN (must be none outside bronze)."""
-    found = []
-    for column in text_columns:
-        hits = frame.select(
-            pl.col(column),
-            find_unmasked_pii_expr(column).list.join(",").alias("kinds"),
-        ).filter(pl.col("kinds").is_not_null() & (pl.col("kinds") != ""))
-        found.append(hits.select(pl.lit(column).alias("column"), "kinds"))
-    return pl.concat(found) if found else pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})
+    """One row per row of ``frame`` whose ``text_columns`` still hold an e-mail, phone, card or IBAN
+    (must be none outside bronze): the columns that hold it and the kinds found, comma-joined."""
+    if not text_columns:
+        return pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})
+    none = pl.lit([], dtype=pl.List(pl.String))
+    found = frame.select(find_unmasked_pii_expr(column).fill_null(none).alias(column) for column in text_columns)
+    return found.select(
+        pl.concat_str([pl.when(pl.col(c).list.len() > 0).then(pl.lit(c)) for c in text_columns], separator=",", ignore_nulls=True)
+        .alias("column"),
+        pl.concat_list(text_columns).list.unique(maintain_order=True).list.join(",").alias("kinds"),
+    ).filter(pl.col("kinds") != "")
 
 
 # A channel's daily volume is judged against its own recent history.

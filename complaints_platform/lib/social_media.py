@@ -24,6 +24,7 @@ import orjson
 import polars as pl
 
 from complaints_platform.lib.bronze import empty_bronze, to_bronze
+from complaints_platform.lib.lake import day_of_folder
 
 CHANNEL = "social_media"
 WINDOW = timedelta(minutes=15)
@@ -146,12 +147,8 @@ def indexed_lengths(landing_root: Path) -> dict[str, int]:
 
 
 def _folder_date(folder: Path) -> date | None:
-    if not folder.name.startswith(DATE_DIR_PREFIX):
-        return None
-    try:
-        return date.fromisoformat(folder.name.removeprefix(DATE_DIR_PREFIX))
-    except ValueError:
-        return None
+    day = day_of_folder(folder.name)
+    return date.fromisoformat(day) if day is not None else None
 
 
 def _folder_window(day: date, folder: Path) -> datetime | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from complaints_platform.lib.lake import atomic_path, write_bytes_atomic
+from complaints_platform.lib.lake import atomic_path, day_of_folder, write_bytes_atomic
 from complaints_platform.lib.pii import find_unmasked_pii_in
 
 # A cheap pre-filter in DuckDB: only values that could hold an e-mail, phone, card or IBAN (an '@',
@@ -73,16 +73,6 @@ def _holds_other_days(path: Path, day: str) -> bool:
     return frame.collect().item() > 0
 
 
-def _day_of_folder(folder: str) -> str | None:
-    """The receipt day a silver folder is named for (``date=YYYY-MM-DD``), or None for any other
-    folder (``restored``, ``date=old``, ``date=20261120``): no day's filter names its files."""
-    day = folder.removeprefix("date=")
-    try:
-        return day if folder.startswith("date=") and date.fromisoformat(day).isoformat() == day else None
-    except ValueError:
-        return None
-
-
 def lake_state(
     root: Path, project_dir: Path, previous: dict | None = None, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
 ) -> dict:
@@ -100,7 +90,7 @@ def lake_state(
     for asset in inputs:
         folder = root / "silver" / asset
         for name, stamp in _file_stamps(folder, "*/*.parquet").items():
-            day = _day_of_folder(name.split("/", 1)[0])
+            day = day_of_folder(name.split("/", 1)[0])
             if day is None:
                 outside_days[f"{asset}/{name}"] = stamp
                 continue

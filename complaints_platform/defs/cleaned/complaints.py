@@ -476,7 +476,8 @@ def _received_by_channel(day: str, *counts: pl.DataFrame) -> pl.DataFrame:
 
 def _committed_days(root) -> set[str]:
     folder = root / "silver" / "complaints_cleaned"
-    return {path.parent.name.removeprefix("date=") for path in folder.glob("date=*/part.parquet")} if folder.exists() else set()
+    days = (lakelib.day_of_folder(path.parent.name) for path in folder.glob("date=*/part.parquet")) if folder.exists() else ()
+    return {day for day in days if day is not None}
 
 
 def _prior_days(root, day: str, known_days: set[str], staged: lakelib.StagedFiles) -> pl.LazyFrame:
