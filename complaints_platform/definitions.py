@@ -35,8 +35,8 @@ OWNER = "team:complaints-data"
 # Steps are multi-threaded inside (polars, DuckDB, dbt's threads), so on a small machine a process
 # per step (Dagster's default, "multiprocess") buys little parallelism and costs each step a fresh
 # import of these Definitions: on an empty partition the CLI takes 9.0 s with it, 4.6 s without
-# (README, "Benchmarks", fixed costs). A deployment that spreads steps over machines adds its executor here. The names
-# are lib/settings.py's EXECUTORS.
+# (README, "Benchmarks", fixed costs). A deployment that spreads steps over machines adds its
+# executor here. The names are lib/settings.py's EXECUTORS.
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 
 
