@@ -178,9 +178,9 @@ def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFr
         return pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})
     none = pl.lit([], dtype=pl.List(pl.String))
     found = frame.select(find_unmasked_pii_expr(column).fill_null(none).alias(column) for column in text_columns)
+    leaking = [pl.when(pl.col(column).list.len() > 0).then(pl.lit(column)) for column in text_columns]
     return found.select(
-        pl.concat_str([pl.when(pl.col(c).list.len() > 0).then(pl.lit(c)) for c in text_columns], separator=",", ignore_nulls=True)
-        .alias("column"),
+        pl.concat_str(leaking, separator=",", ignore_nulls=True).alias("column"),
         pl.concat_list(text_columns).list.unique(maintain_order=True).list.join(",").alias("kinds"),
     ).filter(pl.col("kinds") != "")
 
