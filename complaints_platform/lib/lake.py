@@ -206,25 +206,33 @@ def window_file_name(window_start: datetime) -> str:
     return f"{window_start:%H%M}.parquet"
 
 
-def landing_window_dir(root: Path, channel: str, window_start: datetime) -> Path:
-    """Where a pulled channel keeps what it received for one window, exactly as received."""
-    return root / "landing" / channel / f"date={window_start:%Y-%m-%d}" / f"{window_start:%H%M}"
+DAY_FOLDER_PREFIX = "date="
 
 
-def date_dir(root: Path, layer: str, asset: str, day: str) -> Path:
-    return root / layer / asset / f"date={day}"
+def day_folder(day: str) -> str:
+    """The name of a day's folder in the lake (landing, bronze, silver, reference): ``date=YYYY-MM-DD``."""
+    return f"{DAY_FOLDER_PREFIX}{day}"
 
 
 def day_of_folder(name: str) -> str | None:
-    """The day a ``date=YYYY-MM-DD`` folder (as date_dir names it) is for, or None for any other
-    folder name (``restored``, ``date=old``, ``date=20261120``, ``date=2026-11-20.bak``)."""
-    if not name.startswith("date="):
+    """The day a folder named by day_folder is for, or None for any other folder name
+    (``restored``, ``date=old``, ``date=20261120``, ``date=2026-11-20.bak``)."""
+    if not name.startswith(DAY_FOLDER_PREFIX):
         return None
-    day = name.removeprefix("date=")
+    day = name.removeprefix(DAY_FOLDER_PREFIX)
     try:
         return day if date.fromisoformat(day).isoformat() == day else None
     except ValueError:
         return None
+
+
+def landing_window_dir(root: Path, channel: str, window_start: datetime) -> Path:
+    """Where a pulled channel keeps what it received for one window, exactly as received."""
+    return root / "landing" / channel / day_folder(f"{window_start:%Y-%m-%d}") / f"{window_start:%H%M}"
+
+
+def date_dir(root: Path, layer: str, asset: str, day: str) -> Path:
+    return root / layer / asset / day_folder(day)
 
 
 def bronze_partition_path(root: Path, asset: str, window_start: datetime) -> Path:

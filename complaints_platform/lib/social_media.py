@@ -24,11 +24,10 @@ import orjson
 import polars as pl
 
 from complaints_platform.lib.bronze import empty_bronze, to_bronze
-from complaints_platform.lib.lake import day_of_folder
+from complaints_platform.lib.lake import day_folder, day_of_folder
 
 CHANNEL = "social_media"
 WINDOW = timedelta(minutes=15)
-DATE_DIR_PREFIX = "date="
 IDS_DIR_NAME = "_ids"  # one file per id: the index of receivers before segments, still honoured
 IDS_DB_NAME = "_ids.sqlite"
 EVENT_SUFFIX = ".json"  # one envelope per file (receivers before segments; hand-placed files)
@@ -63,8 +62,7 @@ def channel_dir(landing_root: Path) -> Path:
 def window_dir(landing_root: Path, window_start: datetime) -> Path:
     """The landing folder of one receipt window: ``social_media/date=YYYY-MM-DD/HHMM``."""
     window_start = receipt_window(window_start)
-    day_folder = f"{DATE_DIR_PREFIX}{window_start:%Y-%m-%d}"
-    return channel_dir(landing_root) / day_folder / f"{window_start:%H%M}"
+    return channel_dir(landing_root) / day_folder(f"{window_start:%Y-%m-%d}") / f"{window_start:%H%M}"
 
 
 def ids_dir(landing_root: Path) -> Path:

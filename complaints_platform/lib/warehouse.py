@@ -90,11 +90,12 @@ def lake_state(
     for asset in inputs:
         folder = root / "silver" / asset
         for name, stamp in _file_stamps(folder, "*/*.parquet").items():
-            day = day_of_folder(name.split("/", 1)[0])
+            subfolder, file_name = name.split("/", 1)
+            day = day_of_folder(subfolder)
             if day is None:
                 outside_days[f"{asset}/{name}"] = stamp
                 continue
-            key = f"{asset}/{name.split('/', 1)[1]}"
+            key = f"{asset}/{file_name}"
             days.setdefault(day, {})[key] = stamp
             unchanged = known.get(day, {}).get(key) == stamp
             if (f"{day}/{key}" in known_foreign) if unchanged else _holds_other_days(folder / name, day):
