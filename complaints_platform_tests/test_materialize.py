@@ -1,6 +1,7 @@
 """Materializing real assets on a small hand-made day: exact rows, and reruns that never double them."""
 
 import json
+import re
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -159,7 +160,7 @@ def test_a_failed_blocking_check_writes_nothing(small_day, monkeypatch):
 
     monkeypatch.setattr(
         cleaned_module, "unmasked_pii_rows",
-        lambda frame, columns: pl.DataFrame({"column": columns[:1] * max(frame.height, 1), "kinds": ["PHONE"] * max(frame.height, 1)}),
+        lambda frame, columns, region: pl.DataFrame({"column": columns[:1] * max(frame.height, 1), "kinds": ["PHONE"] * max(frame.height, 1)}),
     )
     defs = build_definitions(Settings.from_env())
     with dg.instance_for_test() as instance:
@@ -191,6 +192,26 @@ def test_a_quarantine_reason_quoting_raw_pii_fails_the_pii_check(small_day, monk
         leaks = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_unmasked_pii").metadata
         assert leaks["rows_with_pii"].value == 1, leaks
     assert not (data_dir / "silver").exists() or not list((data_dir / "silver").rglob("*.parquet"))
+
+
+def test_the_pii_check_reads_phone_numbers_in_the_maskers_region(small_day, monkeypatch):
+    """In region US the masker reads 1-800-555-0199 as a phone and 07700 900111 (a UK mobile
+    written nationally) as digits; the blocking check reads them the same way, so the day passes."""
+    data_dir, _ = small_day
+    monkeypatch.setenv("COMPLAINTS_PHONE_REGION", "US")
+    url = f"sqlite:///{data_dir / 'oltp' / 'web_forms.sqlite'}"
+    upsert_forms(url, [{**FORMS[0], "updated_at": datetime(2026, 11, 20, 9, 2),
+                        "message": "Charged twice, call me on 1-800-555-0199 or 07700 900111"}])
+    defs = build_definitions(Settings.from_env())
+    with dg.instance_for_test() as instance:
+        assert run_assets(defs, instance, ["web_forms_raw"], ("2026-11-20-00:00", "2026-11-20-23:45")).success
+        result = run_assets(defs, instance, list(CLEANED_LAYER), ("2026-11-20", "2026-11-20"))
+        assert result.success
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks["no_unmasked_pii"] is True
+    cleaned = pl.read_parquet(data_dir / "silver/complaints_cleaned/date=2026-11-20/part.parquet")
+    text = cleaned.filter(pl.col("source_record_id") == "1")["text_masked"].item()
+    assert re.fullmatch(r".*call me on <PHONE:[a-p]{10}> or 07700 900111", text), text
 
 
 def _two_days_of_forms(data_dir, defs, instance):
@@ -318,8 +339,8 @@ def test_a_range_is_put_in_place_only_if_every_day_passes(small_day, monkeypatch
     import complaints_platform.defs.cleaned.complaints as cleaned_module
     from complaints_platform.lib.quality import unmasked_pii_rows
 
-    def leak_on_day_2(frame, columns):
-        found = unmasked_pii_rows(frame, columns)
+    def leak_on_day_2(frame, columns, region):
+        found = unmasked_pii_rows(frame, columns, region)
         if "received_date" in frame.columns and (frame["received_date"] == date(2026, 11, 21)).any():
             return pl.concat([pl.DataFrame({"column": columns[:1], "kinds": ["PHONE"]}), found])
         return found

@@ -170,7 +170,7 @@ def test_unmasked_pii_rows_finds_raw_values():
             "raw_masked": ["x@y.com", "ok", "ok", "on 2026-11-21 for £12.50", "ring 07700 900123 or c@d.org"],
         }
     )
-    found = unmasked_pii_rows(frame, ["text_masked", "raw_masked"])
+    found = unmasked_pii_rows(frame, ["text_masked", "raw_masked"], "GB")
     # One row per leaking record, whatever the number of its columns that leak.
     assert found.rows() == [
         ("raw_masked", "EMAIL"),
@@ -184,9 +184,9 @@ def test_masked_text_has_no_unmasked_pii_rows():
     masker = PiiMasker("quality-key")
     frame = pl.DataFrame({"text": ["ring 07700 900123 or a@b.com", "card 4111 1111 1111 1111", "no pii"]})
     masked = frame.select(masker.mask_text_expr("text"))
-    assert unmasked_pii_rows(masked, ["text"]).height == 0
-    assert unmasked_pii_rows(frame, ["text"]).height == 2
-    empty = unmasked_pii_rows(masked, [])
+    assert unmasked_pii_rows(masked, ["text"], "GB").height == 0
+    assert unmasked_pii_rows(frame, ["text"], "GB").height == 2
+    empty = unmasked_pii_rows(masked, [], "GB")
     assert empty.height == 0 and empty.columns == ["column", "kinds"]
 
 

@@ -36,13 +36,13 @@ def test_publish_while_an_analyst_holds_the_old_copy_open(tmp_path):
     """Analysts are other processes (DuckDB shares one instance per file within a process)."""
     warehouse, analytics = tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb"
     _warehouse(warehouse, 3)
-    publish_analytics_copy(warehouse, analytics)
+    publish_analytics_copy(warehouse, analytics, "GB")
 
     analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(analytics)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert analyst.stdout.readline().strip() == "3"  # an analyst's session is open
 
     _warehouse(warehouse, 5)  # the pipeline rebuilds the warehouse meanwhile
-    target, tables = publish_analytics_copy(warehouse, analytics)  # and publishes: no lock error
+    target, tables = publish_analytics_copy(warehouse, analytics, "GB")  # and publishes: no lock error
     assert "main.fct_complaints" in tables
 
     # The open session keeps reading the copy it opened; a new session sees the new one.
@@ -54,7 +54,7 @@ def test_publish_while_an_analyst_holds_the_old_copy_open(tmp_path):
 
 def test_publish_without_a_warehouse_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the dbt build first"):
-        publish_analytics_copy(tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb")
+        publish_analytics_copy(tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb", "GB")
 
 
 def test_settings_point_the_platform_at_a_deployments_sources(tmp_path, monkeypatch):
@@ -77,6 +77,20 @@ def test_settings_point_the_platform_at_a_deployments_sources(tmp_path, monkeypa
     assert resources["call_center"].column_map == {"Call Ref": "call_id", "Notes (agent)": "notes"}
     assert resources["web_forms_db"].url == "postgresql+psycopg://web@db/site"
     assert resources["lake"].data_dir == str(tmp_path)
+    assert resources["pii"].default_region == "GB"
+
+
+def test_the_phone_region_is_one_phonenumbers_knows(monkeypatch):
+    """The masker reads national numbers in it and the PII checks read them the same way; in a
+    region phonenumbers does not know, no national number would be masked and none found."""
+    from complaints_platform.defs.resources import resources_from_settings
+    from complaints_platform.lib.settings import MissingSetting, Settings
+
+    monkeypatch.setenv("COMPLAINTS_PHONE_REGION", "us")
+    assert resources_from_settings(Settings.from_env())["pii"].default_region == "US"
+    monkeypatch.setenv("COMPLAINTS_PHONE_REGION", "XX")
+    with pytest.raises(MissingSetting, match="COMPLAINTS_PHONE_REGION: 'XX' is not a phone region"):
+        Settings.from_env()
 
 
 def test_platform_env_file_fills_what_the_environment_does_not(tmp_path, monkeypatch):
@@ -99,7 +113,7 @@ def test_raw_pii_anywhere_in_the_copy_blocks_publication(tmp_path):
 
     warehouse, analytics = tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb"
     _warehouse(warehouse, 3)
-    publish_analytics_copy(warehouse, analytics)
+    publish_analytics_copy(warehouse, analytics, "GB")
     silver = tmp_path / "silver.parquet"
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
@@ -109,19 +123,37 @@ def test_raw_pii_anywhere_in_the_copy_blocks_publication(tmp_path):
         )
         con.execute(f"create view stg_texts as select * from read_parquet('{silver}')")
         con.execute("create table mart_notes as select 'ring 07700 900123 after 6' as note, 5 as n")
-        findings = unmasked_pii_in(con)
+        findings = unmasked_pii_in(con, "GB")
     assert set(findings) == {"main.stg_texts.text_masked", "main.mart_notes.note"}
     assert {"IBAN", "EMAIL"} <= set(findings["main.stg_texts.text_masked"])
     assert findings["main.mart_notes.note"] == {"PHONE": 1}
     with pytest.raises(UnmaskedPiiError, match="not published"):
-        publish_analytics_copy(warehouse, analytics)
+        publish_analytics_copy(warehouse, analytics, "GB")
     assert _count_in_new_process(analytics) == 3  # the previous copy, untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb", "silver.parquet", "warehouse.duckdb"]
 
     with duckdb.connect(str(warehouse)) as con:
         con.execute("drop view stg_texts")
         con.execute("create or replace table mart_notes as select 'ring <PHONE:abcdefghij> after 6' as note")
-    publish_analytics_copy(warehouse, analytics)  # clean again: published
+    publish_analytics_copy(warehouse, analytics, "GB")  # clean again: published
+
+
+def test_the_scan_reads_national_phone_numbers_in_the_region_given(tmp_path):
+    """A number written without its country code is a phone in one region and not in another."""
+    from complaints_platform.lib.warehouse import UnmaskedPiiError
+
+    warehouse, analytics = tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table fct (note varchar)")
+        con.execute("insert into fct values ('call 1-800-555-0199'), ('no signal')")
+    publish_analytics_copy(warehouse, analytics, "GB")
+    with pytest.raises(UnmaskedPiiError, match=r"main.fct.note: \{'PHONE': 1\}"):
+        publish_analytics_copy(warehouse, analytics, "US")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update fct set note = 'ring 07700 900123' where note like 'call%'")
+    publish_analytics_copy(warehouse, analytics, "US")
+    with pytest.raises(UnmaskedPiiError, match=r"main.fct.note: \{'PHONE': 1\}"):
+        publish_analytics_copy(warehouse, analytics, "GB")
 
 
 def test_the_scan_finds_a_leak_in_a_category_like_column_and_in_free_text(tmp_path):
@@ -136,9 +168,9 @@ def test_the_scan_finds_a_leak_in_a_category_like_column_and_in_free_text(tmp_pa
             "'complaint number ' || range || ' about my bill' as note, range as n from range(100000)"
         )
         assert con.execute(f"select count(distinct note) from (from fct limit {PROBE_ROWS})").fetchone()[0] > CATEGORY_MAX_DISTINCT
-        assert unmasked_pii_in(con) == {"main.fct.status": {"PHONE": 1}}
+        assert unmasked_pii_in(con, "GB") == {"main.fct.status": {"PHONE": 1}}
         con.execute("update fct set note = 'mail me at jane.doe@example.com' where n = 77777")
-        assert unmasked_pii_in(con) == {"main.fct.status": {"PHONE": 1}, "main.fct.note": {"EMAIL": 1}}
+        assert unmasked_pii_in(con, "GB") == {"main.fct.status": {"PHONE": 1}, "main.fct.note": {"EMAIL": 1}}
 
 
 def _silver_file(lake, relative: str, received: list[str]) -> None:
@@ -297,9 +329,9 @@ def test_a_publish_after_one_that_passed_scans_the_silver_views_on_changed_days_
         con.execute("create view stg_customers as select 'call 07700 900456' as plan")
         everything = {"main.stg_complaints.text_masked": {"PHONE": 1}, "main.some_other_view.text_masked": {"PHONE": 1},
                       "main.mart_notes.note": {"EMAIL": 1}, "main.stg_customers.plan": {"PHONE": 1}}
-        assert unmasked_pii_in(con) == everything
+        assert unmasked_pii_in(con, "GB") == everything
         unchanged_crm = {k: v for k, v in everything.items() if "stg_customers" not in k}
-        assert unmasked_pii_in(con, ["2026-11-20"]) == unchanged_crm
+        assert unmasked_pii_in(con, "GB", ["2026-11-20"]) == unchanged_crm
         # Day 20 passed an earlier scan and only day 21 changed: stg_complaints is read on day 21.
-        assert unmasked_pii_in(con, ["2026-11-21"]) == {k: v for k, v in unchanged_crm.items() if "stg_complaints" not in k}
-        assert "main.stg_complaints.text_masked" not in unmasked_pii_in(con, [])
+        assert unmasked_pii_in(con, "GB", ["2026-11-21"]) == {k: v for k, v in unchanged_crm.items() if "stg_complaints" not in k}
+        assert "main.stg_complaints.text_masked" not in unmasked_pii_in(con, "GB", [])

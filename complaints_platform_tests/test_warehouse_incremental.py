@@ -9,6 +9,7 @@ and mart with a full `dbt build` of a copy of the same lake.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import date, datetime, timezone
@@ -31,6 +32,7 @@ from test_dbt_project import (
 )
 
 from complaints_platform.definitions import build_definitions
+from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.silver import CATEGORISED_SCHEMA, DUPLICATES_SCHEMA
 from complaints_platform.runtime import warehouse_keys
 
@@ -301,3 +303,12 @@ def test_incremental_builds_equal_full_rebuilds_through_every_kind_of_change(dat
     assert _publish(defs, instance) == (True, "every row")
     rewrite("duplicate_review_queue", DAY2, "candidate_text_masked", "ring 07700 900123")
     assert _publish(defs, instance) == (False, None)
+
+    # National numbers are read in the masker's region (COMPLAINTS_PHONE_REGION), by the scan too:
+    # this one is a phone to a US reader only. A new region scans every day again, the unchanged too.
+    rewrite("duplicate_review_queue", DAY2, "candidate_text_masked", "call 1-800-555-0199")
+    assert _publish(defs, instance) == (True, "every row")
+    assert _publish(defs, instance) == (
+        True, "tables whole, silver views on 0 changed receipt day(s), CRM and calendar views unchanged")
+    in_us = build_definitions(dataclasses.replace(Settings.from_env(), default_phone_region="US"))
+    assert _publish(in_us, instance) == (False, None)

@@ -9,7 +9,7 @@ import dagster as dg
 import httpx
 
 from complaints_platform.lib.near_duplicates import Thresholds
-from complaints_platform.lib.pii import PiiMasker
+from complaints_platform.lib.pii import DEFAULT_REGION, PiiMasker
 from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.sms import SmsRetryPolicy
 
@@ -28,7 +28,7 @@ class PiiResource(dg.ConfigurableResource):
     """The secret key that masks personal data (keyed deterministic tokens)."""
 
     key: str = ""
-    default_region: str = "GB"
+    default_region: str = DEFAULT_REGION
 
     def masker(self) -> PiiMasker:
         if not self.key:

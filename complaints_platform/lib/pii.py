@@ -240,14 +240,29 @@ def _names_after(pattern: re.Pattern) -> Callable[[PiiMasker, str], str]:
     return mask_names
 
 
+# The region a phone number written without its country code is read in (COMPLAINTS_PHONE_REGION):
+# the masker and every check for unmasked PII must read numbers in the same one.
+DEFAULT_REGION = "GB"
+
+
+def check_region(region: str) -> str:
+    """``region`` if phonenumbers knows it (ISO 3166 alpha-2, upper case). In a region it does not
+    know, no national number is read as a phone: it would be left unmasked, and the checks, reading
+    in the same region, would not see it."""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{region!r} is not a phone region phonenumbers knows (an ISO 3166 code such as GB or US)")
+    return region
+
+
 class PiiMasker:
     """Tokenises identifiers and masks free text under one secret key."""
 
-    def __init__(self, key: str, default_region: str = "GB", workers: int | None = None):
+    def __init__(self, key: str, default_region: str = DEFAULT_REGION, workers: int | None = None):
         """``workers``: processes that share a large column's masking (``mask_texts``); by default
         the CPUs this process may run on, at most four."""
         if not key:
             raise ValueError("a PII key is required (COMPLAINTS_PII_KEY)")
+        check_region(default_region)
         self._key = key.encode("utf-8")
         self.default_region = default_region
         self.workers = workers
@@ -721,7 +736,7 @@ def _prefilter_matrix(texts: list[str], kinds: list[str], other_digits: bool = F
     return frame.to_numpy().astype(bool, copy=False).reshape(len(texts), len(patterns))
 
 
-def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]:
+def find_unmasked_pii(text: str | None, default_region: str = DEFAULT_REGION) -> list[str]:
     """Kinds of raw PII still present in a text that should be masked (for checks)."""
     if not text:
         return []
@@ -748,7 +763,7 @@ def find_unmasked_pii(text: str | None, default_region: str = "GB") -> list[str]
 _UNMASKED_KINDS = ("EMAIL", "CARD", "IBAN", "PHONE")
 
 
-def find_unmasked_pii_in(texts: pl.Series, default_region: str = "GB", workers: int | None = None) -> pl.Series:
+def find_unmasked_pii_in(texts: pl.Series, default_region: str = DEFAULT_REGION, workers: int | None = None) -> pl.Series:
     """``find_unmasked_pii`` of every text of a column (a list of kinds; null for a null text),
     in Python only for the rows a kind's prefilter matches, each distinct text once; a batch of
     many characters is shared with helper processes (``workers``, as ``PiiMasker``'s)."""
@@ -791,7 +806,7 @@ def _find_shared(texts: list[str], region: str, workers: int | None = None) -> l
     return _in_helpers("find", texts, workers, head_start, "", region, lambda _, items: _find_each(items, region))
 
 
-def find_unmasked_pii_expr(column: str, default_region: str = "GB") -> pl.Expr:
+def find_unmasked_pii_expr(column: str, default_region: str = DEFAULT_REGION) -> pl.Expr:
     return pl.col(column).map_batches(
         lambda texts: find_unmasked_pii_in(texts, default_region),
         return_dtype=pl.List(pl.String),

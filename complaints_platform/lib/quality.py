@@ -171,13 +171,14 @@ def _first_of_each_check(cases: pl.DataFrame) -> pl.DataFrame:
     return cases.group_by("column", "check", maintain_order=True).head(FAILURE_SAMPLE)
 
 
-def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str]) -> pl.DataFrame:
+def unmasked_pii_rows(frame: pl.DataFrame, text_columns: list[str], region: str) -> pl.DataFrame:
     """One row per row of ``frame`` whose ``text_columns`` still hold an e-mail, phone, card or IBAN
-    (must be none outside bronze): the columns that hold it and the kinds found, comma-joined."""
+    (must be none outside bronze): the columns that hold it and the kinds found, comma-joined.
+    ``region``: the masker's (national phone numbers are read in it)."""
     if not text_columns:
         return pl.DataFrame(schema={"column": pl.String, "kinds": pl.String})
     none = pl.lit([], dtype=pl.List(pl.String))
-    found = frame.select(find_unmasked_pii_expr(column).fill_null(none).alias(column) for column in text_columns)
+    found = frame.select(find_unmasked_pii_expr(column, region).fill_null(none).alias(column) for column in text_columns)
     leaking = [pl.when(pl.col(column).list.len() > 0).then(pl.lit(column)) for column in text_columns]
     return found.select(
         pl.concat_str(leaking, separator=",", ignore_nulls=True).alias("column"),

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from complaints_platform.lib.pii import DEFAULT_REGION, check_region
+
 ENV_FILE_NAME = "platform.env"
 # The most items the SMS API gives in one page (its `limit`; README, "SMS: the provider's REST API").
 SMS_API_MAX_PAGE_SIZE = 500
@@ -70,7 +72,7 @@ class Settings:
     call_center_filename_pattern: str = r"(?P<ts>\d{8}T\d{4})"
     web_forms_db_url: str | None = None
     crm_dir: Path | None = None
-    default_phone_region: str = "GB"
+    default_phone_region: str = DEFAULT_REGION
     fiscal_year_start_month: int = 4
     # The brand's own social accounts: their replies repeat by design and are never merged.
     brand_handles: tuple[str, ...] = ()
@@ -124,9 +126,7 @@ class Settings:
             ),
             web_forms_db_url=_lookup("COMPLAINTS_WEB_FORMS_DB_URL", file_values),
             crm_dir=Path(crm_dir) if crm_dir else None,
-            default_phone_region=_lookup(
-                "COMPLAINTS_PHONE_REGION", file_values, cls.default_phone_region
-            ),
+            default_phone_region=_lookup("COMPLAINTS_PHONE_REGION", file_values, cls.default_phone_region).upper(),
             fiscal_year_start_month=int(
                 _lookup("COMPLAINTS_FISCAL_YEAR_START_MONTH", file_values, str(cls.fiscal_year_start_month))
             ),
@@ -149,6 +149,10 @@ class Settings:
             raise MissingSetting(
                 f"COMPLAINTS_CALL_CENTER_TZ={self.call_center_timezone!r} is not a time zone (e.g. Europe/London)"
             ) from error
+        try:
+            check_region(self.default_phone_region)
+        except ValueError as error:
+            raise MissingSetting(f"COMPLAINTS_PHONE_REGION: {error}") from error
         if not 0 < self.duplicate_review_at <= self.duplicate_merge_at <= 1:
             raise MissingSetting(
                 "COMPLAINTS_DUPLICATE_REVIEW_AT and COMPLAINTS_DUPLICATE_MERGE_AT must satisfy 0 < review <= merge <= 1"

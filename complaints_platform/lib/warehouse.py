@@ -242,9 +242,12 @@ def _in_days(days: list[str]) -> str:
     return f"received_date in ({listed})" if days else "false"
 
 
-def unmasked_pii_in(con: duckdb.DuckDBPyConnection, only_days: list[str] | None = None) -> dict[str, dict[str, int]]:
+def unmasked_pii_in(
+    con: duckdb.DuckDBPyConnection, region: str, only_days: list[str] | None = None
+) -> dict[str, dict[str, int]]:
     """Every text column (but identifiers) of every table and view: ``{"table.column": {kind:
-    distinct values}}`` for values still holding an e-mail, phone, card or IBAN (lib/pii.py decides).
+    distinct values}}`` for values still holding an e-mail, phone, card or IBAN (lib/pii.py decides,
+    reading national phone numbers in ``region``, the masker's).
 
     ``only_days``: the receipt days whose silver files changed since the last scan that passed; the
     views in VIEWS_BY_RECEIPT_DAY are then scanned on those days only (their other files have not
@@ -262,15 +265,18 @@ def unmasked_pii_in(con: duckdb.DuckDBPyConnection, only_days: list[str] | None 
             continue
         where = _in_days(only_days) if only_days is not None and table in VIEWS_BY_RECEIPT_DAY else "true"
         texts = con.execute(_candidates_sql(con, f'"{schema}"."{table}"', f'"{column}"', where), [_CANDIDATE]).pl().to_series()
-        kinds = Counter(kind for found in find_unmasked_pii_in(texts).to_list() for kind in found)
+        kinds = Counter(kind for found in find_unmasked_pii_in(texts, region).to_list() for kind in found)
         if kinds:
             findings[f"{schema}.{table}.{column}"] = dict(kinds)
     return findings
 
 
-def publish_analytics_copy(warehouse: Path, target: Path, only_days: list[str] | None = None) -> tuple[Path, list[str]]:
+def publish_analytics_copy(
+    warehouse: Path, target: Path, region: str, only_days: list[str] | None = None
+) -> tuple[Path, list[str]]:
     """Copy the warehouse to ``target`` atomically, unless any text in it still holds raw PII
-    (``UnmaskedPiiError``; ``only_days`` as in unmasked_pii_in); returns the target and its table names.
+    (``UnmaskedPiiError``; ``region`` and ``only_days`` as in unmasked_pii_in); returns the target
+    and its table names.
 
     The caller must hold the warehouse's single-writer pool, so nothing writes the warehouse while
     it is checkpointed and copied. Analysts with the old file open keep reading the old file (the
@@ -285,7 +291,7 @@ def publish_analytics_copy(warehouse: Path, target: Path, only_days: list[str] |
         with duckdb.connect(str(tmp), read_only=True) as con:
             # What analysts would open is scanned before it replaces the old copy: a leak raises,
             # the temporary file is removed, and the previous copy stays.
-            findings = unmasked_pii_in(con, only_days)
+            findings = unmasked_pii_in(con, region, only_days)
             if findings:
                 raise UnmaskedPiiError(findings)
             tables = [

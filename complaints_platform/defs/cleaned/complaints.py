@@ -143,7 +143,10 @@ BRONZE_ROWS_PER_CHUNK = 250_000
             PII_CHECK,
             asset="complaints_cleaned",
             blocking=True,
-            description="No unmasked e-mail, phone, card or IBAN in the cleaned text or the quarantine's payloads and reasons.",
+            description=(
+                "No unmasked e-mail, phone, card or IBAN in the cleaned text or the quarantine's payloads "
+                "and reasons (national phone numbers read in COMPLAINTS_PHONE_REGION, as the masker reads them)."
+            ),
         ),
         dg.AssetCheckSpec(
             VOLUME_CHECK,
@@ -259,7 +262,7 @@ def _clean_day(
         )
         parts, duplicates, review = [], [], []
         for n, bucket in enumerate(screened.clean(prior, decisions, cleaning.thresholds())):
-            parts.append(_CleanedStats.of(bucket.cleaned, *contracts))
+            parts.append(_CleanedStats.of(bucket.cleaned, *contracts, masker.default_region))
             duplicates.append(bucket.duplicates)
             review.append(bucket.review)
             if buckets == 1:
@@ -284,7 +287,10 @@ def _clean_day(
         (REVIEW_QUEUE_ASSET, review),
     ):
         staged.write_parquet(frame, lakelib.silver_partition_path(root, asset, day))
-    return _DaySummary.of(day, screened.received, parts, screened.quarantine, duplicates, review, customer_keys.len(), buckets)
+    return _DaySummary.of(
+        day, screened.received, parts, screened.quarantine, duplicates, review, customer_keys.len(), buckets,
+        masker.default_region,
+    )
 
 
 def _customers(root: Path, day: str, columns: list[str]) -> pl.DataFrame:
@@ -305,14 +311,16 @@ class _CleanedStats:
     preview: pl.DataFrame
 
     @classmethod
-    def of(cls, cleaned: pl.DataFrame, contract: pa.DataFrameSchema, references: pa.DataFrameSchema) -> "_CleanedStats":
+    def of(
+        cls, cleaned: pl.DataFrame, contract: pa.DataFrameSchema, references: pa.DataFrameSchema, region: str
+    ) -> "_CleanedStats":
         return cls(
             # A complaint id is unique within its receipt day (a record updated on a later day is
             # that day's version of the complaint); every copy of one is in one bucket.
             contract=validate(contract, cleaned),
             references=validate(references, cleaned),
             # Kept for the day: rows of the bucket without the bucket's buffers (lib/frames.py).
-            leaks=compacted(unmasked_pii_rows(cleaned, ["text_masked"])),
+            leaks=compacted(unmasked_pii_rows(cleaned, ["text_masked"], region)),
             channels=compacted(_channel_counts(cleaned)),
             known_customers=cleaned.filter(pl.col("customer_key").is_not_null()).height,
             preview=compacted(cleaned.select("channel", "event_at", "text_masked").head(PREVIEW_ROWS)),
@@ -344,11 +352,11 @@ class _DaySummary:
     @classmethod
     def of(
         cls, day: str, received: int, cleaned: "list[_CleanedStats]", quarantine: pl.DataFrame, duplicates: pl.DataFrame,
-        review: pl.DataFrame, customers_in_snapshot: int, buckets: int,
+        review: pl.DataFrame, customers_in_snapshot: int, buckets: int, region: str,
     ) -> "_DaySummary":
         channels = pl.concat([part.channels for part in cleaned]).group_by("channel").agg(pl.col("records").sum())
         kept = int(channels.get_column("records").sum())
-        leaks = pl.concat([*(part.leaks for part in cleaned), unmasked_pii_rows(quarantine, QUARANTINE_TEXT_COLUMNS)])
+        leaks = pl.concat([*(part.leaks for part in cleaned), unmasked_pii_rows(quarantine, QUARANTINE_TEXT_COLUMNS, region)])
         counts = accounting(received, kept, quarantine.height, duplicates.height)
         return cls(
             day=day,

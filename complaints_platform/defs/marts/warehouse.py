@@ -14,7 +14,7 @@ from packaging.version import Version
 from pydantic import Field
 
 from complaints_platform.defs.marts.project import dbt_project
-from complaints_platform.defs.resources import LakeResource
+from complaints_platform.defs.resources import LakeResource, PiiResource
 from complaints_platform.lib.lake import write_bytes_atomic
 from complaints_platform.lib.warehouse import (
     CHANGES_FILE,
@@ -153,30 +153,36 @@ def warehouse_models(
             blocking=True,
             description=(
                 "Every text column of every table and view in the copy (the warehouse, and through "
-                "its views the silver files) holds no unmasked e-mail, phone, card or IBAN. Scanned "
+                "its views the silver files) holds no unmasked e-mail, phone, card or IBAN (national "
+                "phone numbers read in COMPLAINTS_PHONE_REGION, as the masker reads them). Scanned "
                 "before the copy replaces the old one: a finding fails the run and nothing is published. "
                 "The views over silver (complaints, duplicates, quarantine, review queue) are scanned on "
                 "the receipt days whose files changed since the last publish that passed, and the views "
                 "over the CRM snapshots and the fiscal calendar, unchanged since then, are not scanned "
                 "again (everything is "
                 "scanned after a new CRM snapshot or fiscal calendar, a changed dbt project, a changed "
-                "day's file holding other days' rows, a silver file outside the date= folders, or a "
-                "failed publish)."
+                "day's file holding other days' rows, a silver file outside the date= folders, a "
+                "changed phone region, or a failed publish)."
             ),
         )
     ],
 )
-def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource):
+def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource, pii: PiiResource):
     # The views over silver (the staging views, review_duplicate_pairs) are scanned on the receipt
     # days changed since the last publish that passed (lib/warehouse.py: VIEWS_BY_RECEIPT_DAY); the
     # state is taken before the scan, so a file rewritten meanwhile is scanned next time.
     state_path = lake.root / DBT_TARGET_DIR / PUBLISHED_STATE_FILE
     previous, state = take_state(state_path, lake.root, dbt_project.project_dir, PUBLISHED_INPUTS)
+    # National phone numbers are read in the masker's region: days scanned in another one are not
+    # scanned in this one, so a new region scans everything.
+    state["rebuild_on_change"]["phone_region"] = pii.default_region
     days = changed_days(previous, state)
     scanned = ("every row" if days is None else
                f"tables whole, silver views on {len(days)} changed receipt day(s), CRM and calendar views unchanged")
     try:
-        target, tables = publish_analytics_copy(lake.root / "warehouse.duckdb", lake.root / "analytics.duckdb", days)
+        target, tables = publish_analytics_copy(
+            lake.root / "warehouse.duckdb", lake.root / "analytics.duckdb", pii.default_region, days
+        )
     except UnmaskedPiiError as error:
         yield dg.AssetCheckResult(
             check_name=PUBLISHED_PII_CHECK, passed=False, metadata={"findings": error.findings}
