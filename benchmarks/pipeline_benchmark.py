@@ -45,6 +45,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -210,6 +211,7 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout
     too (``rss_samples``, for ``step_peaks``)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     stall_before = _io_stall_us()
+    cpu_before = _children_cpu_seconds()
     with open(log, "wb") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -222,8 +224,13 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout
             returncode = proc.wait()
         wall = time.perf_counter() - started
         sampler.stop()
+    cpu = _children_cpu_seconds() - cpu_before
     return {
         "wall_seconds": round(wall, 3),
+        # CPU time (user + system) of the whole process tree, every process that exited and was
+        # reaped (steps, dbt, PII helpers); over the wall time, how many of the cores it kept busy.
+        "cpu_seconds": round(cpu, 3),
+        "cores_busy": round(cpu / wall, 2) if wall else None,
         # The machine is shared: the 1-minute load average when the run ended says how contended it was.
         "loadavg_1min_after": round(os.getloadavg()[0], 2),
         # Seconds during the run in which every runnable task waited on I/O (the VM's disk is slow
@@ -235,6 +242,11 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout
         "returncode": returncode,
         "log": str(log),
     } | ({"rss_samples": sampler.samples} if samples else {})
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def step_peaks(samples: list[tuple[float, int]], steps: dict[str, dict]) -> dict:
@@ -406,7 +418,8 @@ class Bench:
             measured["steps_union_seconds"] = _union_seconds(measured["steps"])
         ok = measured["returncode"] == 0 and measured.get("status") == "SUCCESS"
         measured["ok"] = ok
-        print(f"    {label:34} {measured['wall_seconds']:8.1f}s  peak {measured['peak_rss_tree_mib']:7.0f} MiB  "
+        print(f"    {label:34} {measured['wall_seconds']:8.1f}s  {measured['cores_busy'] or 0:4.2f} cores  "
+              f"peak {measured['peak_rss_tree_mib']:7.0f} MiB  "
               f"{'ok' if ok else 'FAILED'}  (sampled peak in {measured.get('sampled_peak_step')})", flush=True)
         if not ok:
             print(_tail(measured["log"]), flush=True)
@@ -719,7 +732,7 @@ def floor_summary(floors: list[dict]) -> dict:
 
 
 def _brief(r: dict) -> dict:
-    keep = ("label", "ok", "wall_seconds", "loadavg_1min_after", "io_full_stall_seconds", "run_seconds", "steps_union_seconds", "peak_rss_tree_mib", "peak_rss_single_mib",
+    keep = ("label", "ok", "wall_seconds", "cpu_seconds", "cores_busy", "loadavg_1min_after", "io_full_stall_seconds", "run_seconds", "steps_union_seconds", "peak_rss_tree_mib", "peak_rss_single_mib",
             "sampled_peak_rss_tree_mib", "sampled_peak_step", "processes", "returncode", "status", "run_id", "log")
     out = {k: r.get(k) for k in keep if k in r}
     if r.get("steps"):
