@@ -352,6 +352,19 @@ def run_events(home: Path, assets: set[str] | None = None) -> dict:
         instance.dispose()
 
 
+def _create_instance(home: Path) -> None:
+    """Create the instance's storage, as a deployment's webserver or daemon has before any run: two
+    runs started at once on a new instance would both create it (and both stamp its schema version)."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    try:
+        instance.get_runs(limit=1)
+    finally:
+        instance.dispose()
+
+
 def _union_seconds(steps: dict) -> float:
     """Time covered by at least one step (steps of one run may overlap: two cores, two workers)."""
     spans = sorted((s["start"], s["end"]) for s in steps.values())
@@ -412,6 +425,7 @@ class Bench:
             shutil.rmtree(lake)
         (lake / "dagster_home").mkdir(parents=True)
         (lake / "dagster_home" / "dagster.yaml").write_text(runtime.DAGSTER_YAML)
+        _create_instance(lake / "dagster_home")
         (lake / "platform.env").write_text(
             "".join(f"{k}={v}\n" for k, v in sorted(self.env(lake).items()) if k.startswith("COMPLAINTS_"))
         )
