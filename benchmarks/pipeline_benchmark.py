@@ -16,11 +16,12 @@ What it does (details and the meaning of every number: benchmarks/README.md, "Pi
    partition, the category model (trained as its asset does; a deployment retrains monthly).
 4. ``--repeat`` times, on a fresh lake and a fresh Dagster instance each time: the day end to end,
    as a user or the daemon runs it, the real ``dagster asset materialize`` CLI on the real
-   Definitions (one run per partitions definition, as the demo's order): (a) social media, SMS,
-   web forms, the 96 quarter-hours of the day as one run; (b) the call centre's two 12-hour
-   windows; (c) the cleaned layer and the categories for the day; (d) the dbt build and the
-   analysts' copy. Wall time and peak RSS of each CLI process tree (all its children: step
-   processes, dbt), and each step's time from the run's own events. Then the correctness checks
+   Definitions (one run per partitions definition, as an asset backfill of the day runs them):
+   (a) social media, SMS, web forms, the 96 quarter-hours of the day as one run, and at the same
+   time (b) the call centre's two 12-hour windows (neither waits on the other); then (c) the
+   cleaned layer and the categories for the day; then (d) the dbt build and the analysts' copy.
+   Wall time, CPU time and peak RSS of each CLI process tree (all its children: step processes,
+   dbt; (a) and (b) sampled as one tree), and each step's time from the run's own events. Then the correctness checks
    (accounting, quarantine and duplicates against the generated truth, marts totals). Interleaved
    with each repeat, the DuckDB floor (``benchmarks/pipeline_floor.py``) on the same inputs.
 5. Fixed costs on an empty lake: importing the Definitions, the CLI on an empty partition
