@@ -27,6 +27,7 @@ import complaints_platform.lib.cleaning as cleaning
 from complaints_platform.defs.cleaned import complaints as cleaned_asset
 from complaints_platform.defs.resources import CleaningResource
 from complaints_platform.lib import lake as lakelib
+from complaints_platform.lib.phone_region import DEFAULT_REGION
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.review import current_decisions
 from complaints_platform.lib.settings import Settings, read_env_file
@@ -90,7 +91,7 @@ def main() -> None:
     for name in PHASES:
         trace.wrap(cleaning, name)
     trace.wrap(lakelib, "write_sorted_parquet")
-    masker = PiiMasker(env["COMPLAINTS_PII_KEY"])
+    masker = PiiMasker(env["COMPLAINTS_PII_KEY"], env.get("COMPLAINTS_PHONE_REGION", DEFAULT_REGION).upper())
     resource = CleaningResource(brand_handles=brand, rows_per_bucket=args.rows_per_bucket)
     with lakelib.StagedFiles() as staged:
         summary = cleaned_asset._clean_day(

@@ -216,8 +216,8 @@ def run_measured(cmd: list[str], env: dict, log: Path, cwd: Path = ROOT, timeout
 def run_measured_together(commands: list[tuple[list[str], Path]], env: dict, cwd: Path = ROOT,
                           timeout: float | None = None, samples: bool = False) -> dict:
     """Run the commands at once (each ``(cmd, log)``), their process trees' memory sampled as one:
-    the peak is of their sum. ``returncode`` is the first non-zero one; ``wall_seconds`` until the
-    last ends, and each command's own in ``walls``."""
+    the peak is of their sum. ``returncode`` is the first non-zero one, each command's own in
+    ``returncodes``; ``wall_seconds`` until the last ends, each command's own in ``walls``."""
     stall_before = _io_stall_us()
     cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
@@ -244,6 +244,7 @@ def run_measured_together(commands: list[tuple[list[str], Path]], env: dict, cwd
     cpu = _children_cpu_seconds() - cpu_before
     return {
         "walls": walls,
+        "returncodes": returncodes,
         "wall_seconds": round(wall, 3),
         # CPU time (user + system) of the whole process tree, every process that exited and was
         # reaped (steps, dbt, PII helpers); over the wall time, how many of the cores it kept busy.
@@ -442,7 +443,8 @@ class Bench:
         """One ``dagster asset materialize`` per item of ``runs`` (label, select, and partition,
         partition_range or profile where given), all started at once, as the daemon starts runs that
         do not wait on each other (an asset backfill's runs of root assets, say). Their process trees
-        are sampled as one: each run's ``peak_rss_tree_mib`` and ``cpu_seconds`` are of them all, and
+        are sampled as one: each run's ``peak_rss_tree_mib`` and ``cpu_seconds`` are of them all (a day's
+        CPU counts them once: ``summarise_day``), and
         ``group_wall_seconds`` is until the last ends; ``wall_seconds`` is the run's own."""
         commands = []
         for run in runs:
@@ -460,18 +462,23 @@ class Bench:
             commands.append((cmd, self.logs / f"{run['label']}.log"))
         env = self.env(lake) | {"COMPLAINTS_EXECUTOR": executor or self.args.executor}
         together = run_measured_together(commands, env, samples=True)
-        samples, walls = together.pop("rss_samples"), together.pop("walls")
+        samples, walls, codes = together.pop("rss_samples"), together.pop("walls"), together.pop("returncodes")
         results = []
-        for run, (_, log), wall in zip(runs, commands, walls):
-            measured = dict(together, wall_seconds=wall, log=str(log), label=run["label"])
+        for run, (_, log), wall, code in zip(runs, commands, walls, codes):
+            measured = dict(together, wall_seconds=wall, returncode=code, log=str(log), label=run["label"])
             if len(runs) > 1:
                 measured["group_wall_seconds"] = together["wall_seconds"]
                 measured["together_with"] = [other["label"] for other in runs if other is not run]
             measured.update(run_events(lake / "dagster_home", set(run["select"])))
-            measured.update(step_peaks(samples, measured.get("steps") or {}))
+            results.append(measured)
+        # Where the sampled peak fell among all the runs' steps (each step's own peak into its run's steps).
+        every_step = {f"{m['label']}/{k}" if len(runs) > 1 else k: v for m in results for k, v in (m.get("steps") or {}).items()}
+        peak = step_peaks(samples, every_step)
+        for run, measured in zip(runs, results):
+            measured.update(peak)
             if measured.get("steps"):
                 measured["steps_union_seconds"] = _union_seconds(measured["steps"])
-            ok = together["returncode"] == 0 and measured.get("status") == "SUCCESS"
+            ok = measured["returncode"] == 0 and measured.get("status") == "SUCCESS"
             measured["ok"] = ok
             print(f"    {run['label']:34} {wall:8.1f}s  {measured['cores_busy'] or 0:4.2f} cores  "
                   f"peak {measured['peak_rss_tree_mib']:7.0f} MiB  "
@@ -480,7 +487,6 @@ class Bench:
                      " cores and peak of both]" if len(runs) > 1 else ""), flush=True)
             if not ok:
                 print(_tail(measured["log"]), flush=True)
-            results.append(measured)
         return results
 
     # --- 1. inputs ---------------------------------------------------------------------------
@@ -837,6 +843,7 @@ def summarise_day(runs: list[dict], records: int) -> dict:
     steps = {k: v for r in runs for k, v in (r.get("steps") or {}).items()}
     groups = _groups(runs)
     wall = sum(_group_wall(g) for g in groups)
+    cpu = sum(g[0].get("cpu_seconds") or 0 for g in groups)  # a group's runs each carry all of its CPU
     step_union = sum(_group_steps_union(g) for g in groups)
 
     def step(key):
@@ -863,6 +870,8 @@ def summarise_day(runs: list[dict], records: int) -> dict:
         "ok": all(r["ok"] for r in runs),
         "wall_seconds": round(wall, 3),
         "records_per_second": round(records / wall) if wall else None,
+        "cpu_seconds": round(cpu, 3),
+        "cores_busy": round(cpu / wall, 2) if wall else None,
         "peak_rss_tree_mib": max(r["peak_rss_tree_mib"] for r in runs),
         "peak_rss_single_mib": max(r["peak_rss_single_mib"] for r in runs),
         "data_work_seconds": round(step_union, 3),
@@ -886,6 +895,7 @@ def _median_summary(repeats: list[dict]) -> dict:
 
     return {
         "wall_seconds": m(["wall_seconds"]), "records_per_second": m(["records_per_second"]),
+        "cpu_seconds": m(["cpu_seconds"]), "cores_busy": m(["cores_busy"]),
         "peak_rss_tree_mib": m(["peak_rss_tree_mib"]), "peak_rss_single_mib": m(["peak_rss_single_mib"]),
         "data_work_seconds": m(["data_work_seconds"]), "dagster_overhead_seconds": m(["dagster_overhead_seconds"]),
         "bronze_wall_seconds": m(["stages", "bronze", "wall_seconds"]),
@@ -1219,6 +1229,7 @@ def print_summary(bench: Bench) -> None:
     rows = [
         ("end to end (4 CLI runs, the 2 bronze at once)", e2e.get("wall_seconds"), "s"),
         ("  records/second", e2e.get("records_per_second"), ""),
+        ("  cores busy (CPU time / wall)", e2e.get("cores_busy"), ""),
         ("  peak RSS, process tree", e2e.get("peak_rss_tree_mib"), " MiB"),
         ("  peak RSS, largest process", e2e.get("peak_rss_single_mib"), " MiB"),
         ("  data work (union of step times)", e2e.get("data_work_seconds"), "s"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import polars as pl
+import pytest
 
 from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.quality import (
@@ -188,6 +189,20 @@ def test_masked_text_has_no_unmasked_pii_rows():
     assert unmasked_pii_rows(frame, ["text"], "GB").height == 2
     empty = unmasked_pii_rows(masked, [], "GB")
     assert empty.height == 0 and empty.columns == ["column", "kinds"]
+
+
+def test_the_pii_rows_are_found_in_the_region_given():
+    """National numbers are phones in their own region only; a region phonenumbers does not know
+    would find none of them, so it is refused rather than passing every text."""
+    texts = ["ring 07700 900123", "call 1-800-555-0199", "no pii"]
+
+    def leaking(region: str) -> list[int]:
+        return [unmasked_pii_rows(pl.DataFrame({"text": [text]}), ["text"], region).height for text in texts]
+
+    assert leaking("GB") == [1, 0, 0]
+    assert leaking("US") == [0, 1, 0]
+    with pytest.raises(ValueError, match="'XX' is not a phone region"):
+        unmasked_pii_rows(pl.DataFrame({"text": texts}), ["text"], "XX")
 
 
 def _history(values: dict[str, list[int]]) -> pl.DataFrame:

@@ -9,7 +9,8 @@ import dagster as dg
 import httpx
 
 from complaints_platform.lib.near_duplicates import Thresholds
-from complaints_platform.lib.pii import DEFAULT_REGION, PiiMasker
+from complaints_platform.lib.phone_region import DEFAULT_REGION
+from complaints_platform.lib.pii import PiiMasker
 from complaints_platform.lib.settings import Settings
 from complaints_platform.lib.sms import SmsRetryPolicy
 

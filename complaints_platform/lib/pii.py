@@ -37,6 +37,8 @@ from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 import polars as pl
 
+from complaints_platform.lib.phone_region import DEFAULT_REGION, check_region
+
 # Token digests use the letters a-p (hex shifted), so no digit of a token can look like a number.
 TOKEN_PATTERN = r"<[A-Z]+:[a-p]{10}>"
 _HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
@@ -238,20 +240,6 @@ def _names_after(pattern: re.Pattern) -> Callable[[PiiMasker, str], str]:
         return pattern.sub(masker._mask_name, text)
 
     return mask_names
-
-
-# The region a phone number written without its country code is read in (COMPLAINTS_PHONE_REGION):
-# the masker and every check for unmasked PII must read numbers in the same one.
-DEFAULT_REGION = "GB"
-
-
-def check_region(region: str) -> str:
-    """``region`` if phonenumbers knows it (ISO 3166 alpha-2, upper case). In a region it does not
-    know, no national number is read as a phone: it would be left unmasked, and the checks, reading
-    in the same region, would not see it."""
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"{region!r} is not a phone region phonenumbers knows (an ISO 3166 code such as GB or US)")
-    return region
 
 
 class PiiMasker:
@@ -767,6 +755,7 @@ def find_unmasked_pii_in(texts: pl.Series, default_region: str = DEFAULT_REGION,
     """``find_unmasked_pii`` of every text of a column (a list of kinds; null for a null text),
     in Python only for the rows a kind's prefilter matches, each distinct text once; a batch of
     many characters is shared with helper processes (``workers``, as ``PiiMasker``'s)."""
+    check_region(default_region)  # in a region phonenumbers does not know, no national number would be found
     texts = texts.cast(pl.String)
     pattern = "|".join(f"(?:{_PREFILTER[kind]})" for kind in _UNMASKED_KINDS) + f"|{_RX_OTHER_DIGIT}"
     rows = texts.str.contains(pattern).arg_true()

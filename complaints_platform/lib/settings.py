@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from complaints_platform.lib.pii import DEFAULT_REGION, check_region
+from complaints_platform.lib.phone_region import DEFAULT_REGION, check_region
 
 ENV_FILE_NAME = "platform.env"
 # The most items the SMS API gives in one page (its `limit`; README, "SMS: the provider's REST API").
