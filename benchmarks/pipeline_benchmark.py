@@ -480,7 +480,7 @@ class Bench:
                 measured["steps_union_seconds"] = _union_seconds(measured["steps"])
             ok = measured["returncode"] == 0 and measured.get("status") == "SUCCESS"
             measured["ok"] = ok
-            print(f"    {run['label']:34} {wall:8.1f}s  {measured['cores_busy'] or 0:4.2f} cores  "
+            print(f"    {run['label']:34} {measured['wall_seconds']:8.1f}s  {measured['cores_busy'] or 0:4.2f} cores  "
                   f"peak {measured['peak_rss_tree_mib']:7.0f} MiB  "
                   f"{'ok' if ok else 'FAILED'}  (sampled peak in {measured.get('sampled_peak_step')})"
                   + (f"  [at once with {', '.join(measured['together_with'])}: {together['wall_seconds']:.1f}s,"
