@@ -472,8 +472,7 @@ class Bench:
             measured.update(run_events(lake / "dagster_home", set(run["select"])))
             results.append(measured)
         # Where the sampled peak fell among all the runs' steps (each step's own peak into its run's steps).
-        every_step = {f"{m['label']}/{k}" if len(runs) > 1 else k: v for m in results for k, v in (m.get("steps") or {}).items()}
-        peak = step_peaks(samples, every_step)
+        peak = step_peaks(samples, _group_steps(results))
         for run, measured in zip(runs, results):
             measured.update(peak)
             if measured.get("steps"):
@@ -832,9 +831,14 @@ def _group_wall(group: list[dict]) -> float:
     return group[0].get("group_wall_seconds", group[0]["wall_seconds"])
 
 
+def _group_steps(group: list[dict]) -> dict[str, dict]:
+    """Every step of the group's runs, by step key (``label/step`` where the group has several runs)."""
+    return {f"{r['label']}/{k}" if len(group) > 1 else k: v for r in group for k, v in (r.get("steps") or {}).items()}
+
+
 def _group_steps_union(group: list[dict]) -> float:
     """Time in which at least one of the group's steps ran (runs at once overlap)."""
-    steps = {f"{r['label']}/{k}": v for r in group for k, v in (r.get("steps") or {}).items()}
+    steps = _group_steps(group)
     return _union_seconds(steps) if steps else 0.0
 
 

@@ -74,13 +74,15 @@ def _holds_other_days(path: Path, day: str) -> bool:
 
 
 def lake_state(
-    root: Path, project_dir: Path, previous: dict | None = None, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
+    root: Path, project_dir: Path, previous: dict | None = None, inputs: tuple[str, ...] = INCREMENTAL_INPUTS,
+    settings: dict[str, str] | None = None,
 ) -> dict:
     """What a warehouse build (or the publish's scan) reads, stamped: the silver ``inputs`` per
     receipt day (with the files holding rows of other days), and what forces a full rebuild (or
     scan) when it changes (a silver file outside the date=YYYY-MM-DD folders, the CRM snapshots,
-    the fiscal calendar, the dbt project). Only files whose stamp differs from ``previous`` are
-    opened."""
+    the fiscal calendar, the dbt project, and ``settings``, what the consumer's result depends on
+    besides the lake: the publish's scan, the phone region). Only files whose stamp differs from
+    ``previous`` are opened."""
     comparable = previous and previous.get("version") == STATE_VERSION and previous.get("inputs") == list(inputs)
     known = previous.get("days", {}) if comparable else {}
     known_foreign = set(previous.get("foreign", [])) if known else set()
@@ -112,6 +114,7 @@ def lake_state(
             # dim_date: an incremental build tests only the changed facts' dates against it
             "fiscal_calendar": _file_stamps(root / "reference" / "fiscal_calendar", "*.parquet"),
             "dbt_project": _project_digest(project_dir),
+            **(settings or {}),
         },
     }
 
@@ -174,16 +177,17 @@ def plan_build(
 
 
 def take_state(
-    path: Path, root: Path, project_dir: Path, inputs: tuple[str, ...] = INCREMENTAL_INPUTS
+    path: Path, root: Path, project_dir: Path, inputs: tuple[str, ...] = INCREMENTAL_INPUTS,
+    settings: dict[str, str] | None = None,
 ) -> tuple[dict | None, dict]:
     """The lake state a run saved at ``path`` when it last succeeded, and the lake's state now (of
-    ``inputs``, as in lake_state). The saved one is removed: until this run succeeds and saves the
+    ``inputs`` and with ``settings``, as in lake_state). The saved one is removed: until this run succeeds and saves the
     new one (save_state), the next run has nothing to compare with and does everything."""
     try:
         previous = json.loads(path.read_text())
     except (OSError, ValueError):
         previous = None  # none yet, or unreadable
-    current = lake_state(root, project_dir, previous, inputs)
+    current = lake_state(root, project_dir, previous, inputs, settings)
     path.unlink(missing_ok=True)
     return previous, current
 

@@ -172,10 +172,11 @@ def analytics_duckdb(context: dg.AssetExecutionContext, lake: LakeResource, pii:
     # days changed since the last publish that passed (lib/warehouse.py: VIEWS_BY_RECEIPT_DAY); the
     # state is taken before the scan, so a file rewritten meanwhile is scanned next time.
     state_path = lake.root / DBT_TARGET_DIR / PUBLISHED_STATE_FILE
-    previous, state = take_state(state_path, lake.root, dbt_project.project_dir, PUBLISHED_INPUTS)
     # National phone numbers are read in the masker's region: days scanned in another one are not
     # scanned in this one, so a new region scans everything.
-    state["rebuild_on_change"]["phone_region"] = pii.default_region
+    previous, state = take_state(
+        state_path, lake.root, dbt_project.project_dir, PUBLISHED_INPUTS, {"phone_region": pii.default_region}
+    )
     days = changed_days(previous, state)
     scanned = ("every row" if days is None else
                f"tables whole, silver views on {len(days)} changed receipt day(s), CRM and calendar views unchanged")
